@@ -1,0 +1,221 @@
+"""MLMeta settings: one module, driven by environment variables (see the README's table).
+
+Development defaults run on a laptop with nothing else installed: SQLite under var/,
+an embedded Celery broker on the filesystem and secrets generated once into var/.
+With MLMETA_ENV=production every development default is refused and the missing
+variable is named.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.envcheck import EnvReader, parse_key_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.FileAwareEnv()
+read = EnvReader(env)
+
+MLMETA_ENV = read.choice("MLMETA_ENV", ("development", "production"), "development")
+PRODUCTION = MLMETA_ENV == "production"
+VAR_DIR = Path(read.str("MLMETA_VAR_DIR", str(BASE_DIR / "var")))
+MLMETA_VERSION = "0.1.0"
+ZENML_API_VERSION = "0.98.0"
+
+
+def _dev_secret(name: str, filename: str, factory) -> str:
+    """Return the variable's value, or in development a value generated once into var/."""
+    value = read.str(name, "")
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{name} must be set when MLMETA_ENV=production.")
+    path = VAR_DIR / filename
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(factory())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _new_aes_key() -> str:
+    import base64
+
+    return "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+SECRET_KEY = _dev_secret("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
+JWT_SECRET_KEY = _dev_secret("MLMETA_JWT_SECRET_KEY", "jwt_secret_key", lambda: secrets.token_urlsafe(50))
+# Secret-value encryption keys, "id:base64key" separated by commas; the first one is active.
+SECRETS_ENCRYPTION_KEYS = parse_key_list(
+    "MLMETA_SECRETS_KEYS", _dev_secret("MLMETA_SECRETS_KEYS", "secrets_keys", _new_aes_key)
+)
+
+DEBUG = read.bool("DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be false when MLMETA_ENV=production.")
+ALLOWED_HOSTS = read.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when MLMETA_ENV=production.")
+CSRF_TRUSTED_ORIGINS = read.list("CSRF_TRUSTED_ORIGINS", [])
+PORT = read.port("PORT", 8000)
+# The URL clients and browsers reach this server at; used in links and /api/v1/info.
+SERVER_URL = read.str("MLMETA_SERVER_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+
+INSTALLED_APPS = [
+    "tenants.admin_apps.MLMetaAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "oauth2_provider",
+    "django_celery_beat",
+    "core",
+    "tenants",
+    "secrets_app",
+    "mlmeta",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.TenantMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.tenant",
+            ],
+        },
+    },
+]
+
+# Database: SQLite under var/ by default (WAL, busy timeout, immediate transactions so
+# concurrent writers wait instead of failing); PostgreSQL through DATABASE_URL.
+_default_db = f"sqlite:///{VAR_DIR / 'mlmeta.sqlite3'}"
+if PRODUCTION and not read.str("DATABASE_URL", ""):
+    raise ImproperlyConfigured("DATABASE_URL must be set when MLMETA_ENV=production.")
+DATABASES = {"default": read.db("DATABASE_URL", _default_db)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "tenants.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = read.bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "SAMEORIGIN"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "MLMeta control plane", "VERSION": MLMETA_VERSION}
+
+# Celery: the embedded default is kombu's filesystem transport under var/, so `make run`
+# has a real worker without a separate broker service.
+_broker_dir = VAR_DIR / "broker"
+CELERY_BROKER_URL = read.str("CELERY_BROKER_URL", "filesystem://")
+if PRODUCTION and CELERY_BROKER_URL.startswith("filesystem://"):
+    raise ImproperlyConfigured("CELERY_BROKER_URL must point at Redis or RabbitMQ when MLMETA_ENV=production.")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("queue", "processed"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 3600
+CELERY_TASK_SOFT_TIME_LIMIT = 3300
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# Bootstrap: the first admin (otherwise a generated password is written under var/).
+MLMETA_ADMIN_USERNAME = read.str("MLMETA_ADMIN_USERNAME", "admin")
+MLMETA_ADMIN_PASSWORD = read.str("MLMETA_ADMIN_PASSWORD", "")
+MLMETA_DEFAULT_TENANT = read.str("MLMETA_DEFAULT_TENANT", "default")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": read.str("LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MLMetaConfig(AppConfig):
+    name = "mlmeta"
+    verbose_name = "Metadata store"

@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from tenants import rbac
+
+
+class MLMetaAdminSite(admin.AdminSite):
+    site_header = "MLMeta"
+    site_title = "MLMeta admin"
+    index_title = "Manage"
+    site_url = "/"
+
+    def has_permission(self, request):
+        user = request.user
+        return user.is_active and (user.is_superuser or bool(rbac.tenant_ids(user)))

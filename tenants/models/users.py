@@ -1,0 +1,35 @@
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from tenants.querysets import UserManager
+
+__all__ = ["User"]
+
+
+class User(AbstractUser):
+    """A person (or, later, a service account) who logs in; `username` is ZenML's user `name`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    full_name = models.CharField(max_length=255, blank=True)
+    is_service_account = models.BooleanField(default=False)
+    avatar_url = models.URLField(max_length=1024, blank=True, null=True)
+    email_opted_in = models.BooleanField(null=True, blank=True)
+    external_user_id = models.UUIDField(null=True, blank=True)
+    user_metadata = models.JSONField(default=dict, blank=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        ordering = ["username"]
+
+    def __str__(self):
+        return self.username
+
+    @property
+    def created(self):
+        return self.date_joined
