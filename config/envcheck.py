@@ -50,6 +50,10 @@ class EnvReader:
 
     def db(self, name, default):
         value = self.env.str(name, default=default)
+        scheme = value.partition("://")[0]
+        if scheme not in self.env.DB_SCHEMES:
+            known = ", ".join(sorted(s for s in self.env.DB_SCHEMES if s in ("postgres", "postgresql", "sqlite")))
+            raise ImproperlyConfigured(f"{name} has an unsupported scheme {scheme!r} (use one of {known}).")
         try:
             config = self.env.db_url_config(value)
         except Exception as exc:  # django-environ raises several types for malformed URLs

@@ -1,0 +1,43 @@
+# MLMeta. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export VENV
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the pinned requirements
+
+run: install ## Migrate, bootstrap, then serve on http://127.0.0.1:8000 (gunicorn + Celery worker)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap
+	bin/serve
+
+test: install ## Run the whole test suite (SQLite, or DATABASE_URL / CELERY_BROKER_URL when set)
+	$(VENV)/bin/pytest
+
+lint: install ## ruff and the migrations check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install ## Benchmarks (figures printed and written under bench/results)
+	$(PY) bench/run.py
+
+clean: ## Remove .venv and var/ (the SQLite database, generated secrets)
+	rm -rf $(VENV) var

@@ -1,0 +1,99 @@
+"""Shared fixtures: the personas of STYLE.md (alice in tenant A, charlie in tenant B) and the
+service checks. With CI=true the suite runs on PostgreSQL and Redis and refuses to start,
+rather than skip, when one of them is missing."""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from tenants.models import Membership, Organization, Project, Tenant, User
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct-horse-battery"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session):
+    if not IN_CI:
+        return
+    db_url = os.environ.get("DATABASE_URL", "")
+    broker_url = os.environ.get("CELERY_BROKER_URL", "")
+    problems = []
+    if not db_url.startswith("postgres"):
+        problems.append("DATABASE_URL must point at PostgreSQL in CI")
+    elif not _reachable(db_url, 5432):
+        problems.append(f"PostgreSQL is not reachable at {urlparse(db_url).netloc}")
+    if not broker_url.startswith("redis"):
+        problems.append("CELERY_BROKER_URL must point at Redis in CI")
+    elif not _reachable(broker_url, 6379):
+        problems.append(f"Redis is not reachable at {urlparse(broker_url).netloc}")
+    if problems:
+        pytest.exit("CI services missing: " + "; ".join(problems), returncode=3)
+
+
+def uses_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and not uses_postgres():
+        if IN_CI:
+            pytest.fail("This test needs PostgreSQL and CI runs without it.")
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+def make_tenant(slug: str, *, is_default: bool = False) -> Tenant:
+    org, _ = Organization.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
+    tenant = Tenant.objects.create(organization=org, slug=slug, name=slug.title(), is_default=is_default)
+    Project.objects.create(tenant=tenant, name="default")
+    return tenant
+
+
+def make_user(username: str, *tenants: Tenant, **extra) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, **extra)
+    for tenant in tenants:
+        Membership.objects.create(tenant=tenant, member=user)
+    return user
+
+
+@pytest.fixture
+def tenant_a(db):
+    return make_tenant("alpha", is_default=True)
+
+
+@pytest.fixture
+def tenant_b(db):
+    return make_tenant("beta")
+
+
+@pytest.fixture
+def alice(tenant_a):
+    return make_user("alice", tenant_a)
+
+
+@pytest.fixture
+def charlie(tenant_b):
+    return make_user("charlie", tenant_b)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def charlie_client(client, charlie):
+    client.force_login(charlie)
+    return client
