@@ -26,7 +26,10 @@ SETTINGS_VARS = {*PRODUCTION, "PORT", "MLMETA_SERVER_URL"}
 def load_settings(tmp_path, **env):
     base = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
     base.update(MLMETA_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **env)
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE'])"
+    )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True)
 
 
