@@ -42,6 +42,12 @@ class EnvReader:
             raise ImproperlyConfigured(f"{name} must be a TCP port number (1-65535), not {raw!r}.")
         return int(raw)
 
+    def positive_int(self, name, default):
+        raw = self.env.str(name, default=str(default))
+        if not raw.isdigit() or int(raw) < 1:
+            raise ImproperlyConfigured(f"{name} must be a positive whole number, not {raw!r}.")
+        return int(raw)
+
     def choice(self, name, choices, default):
         value = self.env.str(name, default=default)
         if value not in choices:

@@ -1,0 +1,227 @@
+"""ZenML's list-filter grammar on top of django-filter.
+
+A filter value is `[operator:]value`, e.g. `name=contains:train`, `created=gte:2026-01-01 00:00:00`,
+`id=oneof:["…","…"]`; a parameter may repeat; `logical_operator=or` combines every condition
+with OR instead of AND. Each FilterSet only declares which parameters exist and what kind of
+value they take; parsing happens here once for all resources.
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+
+import django_filters
+from django.db.models import Q
+
+from core.api.timestamps import parse_ts
+from core.api.validation import invalid
+
+OPERATORS = (
+    "equals",
+    "notequals",
+    "contains",
+    "notcontains",
+    "startswith",
+    "endswith",
+    "oneof",
+    "notoneof",
+    "isempty",
+    "isnotempty",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+)
+TEXT_OPERATORS = {"contains", "notcontains", "startswith", "endswith"}
+ORDER_OPERATORS = {"gt", "gte", "lt", "lte"}
+NEGATED = {"notequals": "equals", "notcontains": "contains", "notoneof": "oneof"}
+LOOKUPS = {
+    "equals": "exact",
+    "contains": "icontains",
+    "startswith": "istartswith",
+    "endswith": "iendswith",
+    "oneof": "in",
+    "gt": "gt",
+    "gte": "gte",
+    "lt": "lt",
+    "lte": "lte",
+}
+CONTROL_PARAMS = {"hydrate", "sort_by", "logical_operator", "page", "size", "include_full_metadata"}
+
+
+def split_operator(raw: str) -> tuple[str, str]:
+    operator, sep, rest = raw.partition(":")
+    if sep and operator in OPERATORS:
+        return operator, rest
+    return "equals", raw
+
+
+def _parse_list(raw: str) -> list[str]:
+    raw = raw.strip()
+    if raw.startswith("["):
+        try:
+            values = json.loads(raw)
+        except ValueError:
+            values = raw.strip("[]").split(",")
+        return [str(v).strip().strip("'\"") for v in values]
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _to_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ValueError("Input should be a valid boolean")
+
+
+CONVERTERS: dict[str, Callable] = {
+    "str": str,
+    "uuid": lambda raw: uuid.UUID(raw),
+    "datetime": parse_ts,
+    "int": int,
+    "float": float,
+    "bool": _to_bool,
+    "ref": str,
+}
+
+
+class ZenFilter(django_filters.Filter):
+    """One query parameter: `kind` says how values convert; `field_name` is the ORM path.
+
+    `q` may be a callable (operator, converted value) -> Q for parameters that are not a
+    plain column (e.g. `stack_id` through a relation, `cache_expired` from a timestamp).
+    """
+
+    def __init__(self, field_name=None, kind="str", q=None, choices=None, name_field="name", **kwargs):
+        super().__init__(field_name=field_name, **kwargs)
+        self.kind = kind
+        self.q = q
+        self.choices = choices
+        self.name_field = name_field
+
+    def condition(self, raw: str) -> Q:
+        operator, value = split_operator(raw)
+        if self.kind == "bool" or self.choices:
+            # Booleans and enums compare whole values.
+            operator = operator if operator in ("equals", "notequals", "oneof", "notoneof") else "equals"
+        try:
+            return self._condition(operator, value)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise invalid(self.field_name_for_errors, str(exc) or "Invalid filter value", raw, "query") from None
+
+    @property
+    def field_name_for_errors(self) -> str:
+        return self.param_name or self.field_name
+
+    def _convert(self, value: str, operator: str):
+        if operator in TEXT_OPERATORS:
+            return value  # text matching also works on ids: `id=startswith:6ba8`
+        if self.choices and value not in self.choices:
+            raise ValueError(f"Input should be one of {', '.join(self.choices)}")
+        return CONVERTERS[self.kind](value)
+
+    def _condition(self, operator: str, value: str) -> Q:
+        if operator in ("isempty", "isnotempty"):
+            empty = Q(**{f"{self.field_name}__isnull": True})
+            if self.kind == "str":
+                empty |= Q(**{self.field_name: ""})
+            return empty if operator == "isempty" else ~empty
+        negate = operator in NEGATED
+        operator = NEGATED.get(operator, operator)
+        if operator in ORDER_OPERATORS and self.kind in ("bool", "uuid"):
+            raise ValueError(f"The operator {operator} does not apply to this field")
+        if operator == "oneof":
+            converted = [self._convert(v, operator) for v in _parse_list(value)]
+        else:
+            converted = self._convert(value, operator)
+        if self.q is not None:
+            condition = self.q(operator, converted)
+        elif self.kind == "ref":
+            condition = self._ref_condition(operator, converted)
+        else:
+            lookup = LOOKUPS[operator]
+            if self.kind == "uuid" and operator in TEXT_OPERATORS:
+                lookup = lookup.removeprefix("i")
+            condition = Q(**{f"{self.field_name}__{lookup}": converted})
+        return ~condition if negate else condition
+
+    def _ref_condition(self, operator: str, value) -> Q:
+        """A related object given by id or by name (`pipeline=<uuid>` or `pipeline=training`)."""
+        values = value if isinstance(value, list) else [value]
+        ids, names = [], []
+        for item in values:
+            try:
+                ids.append(uuid.UUID(item))
+            except ValueError:
+                names.append(item)
+        if operator in TEXT_OPERATORS or operator in ORDER_OPERATORS:
+            return Q(**{f"{self.field_name}__{self.name_field}__{LOOKUPS[operator]}": value})
+        condition = Q(pk__in=[])
+        if ids:
+            condition |= Q(**{f"{self.field_name}__pk__in": ids})
+        if names:
+            condition |= Q(**{f"{self.field_name}__{self.name_field}__in": names})
+        return condition
+
+    def filter(self, qs, value):
+        # Conditions are combined by ZenFilterSet.filter_queryset (AND or OR), not one by one.
+        return qs
+
+
+class ZenFilterSet(django_filters.FilterSet):
+    """Base of every API FilterSet: the common parameters plus the grammar above.
+
+    `sort_fields` names what `sort_by` accepts (`[asc:|desc:]field`).
+    """
+
+    id = ZenFilter("id", kind="uuid")
+    created = ZenFilter("created", kind="datetime")
+    updated = ZenFilter("updated", kind="datetime")
+
+    sort_fields = ("created", "updated", "id")
+
+    def conditions(self) -> list[Q]:
+        result = []
+        for name, flt in self.filters.items():
+            if not isinstance(flt, ZenFilter):
+                continue
+            flt.param_name = name
+            result.extend(flt.condition(raw) for raw in self.data.getlist(name) if raw is not None)
+        return result
+
+    def filter_queryset(self, queryset):
+        conditions = self.conditions()
+        if not conditions:
+            return queryset
+        combined = conditions[0]
+        use_or = self.data.get("logical_operator", "and").lower() == "or"
+        for condition in conditions[1:]:
+            combined = combined | condition if use_or else combined & condition
+        return queryset.filter(combined)
+
+    @property
+    def qs(self):
+        if not hasattr(self, "_qs"):
+            self._qs = self.filter_queryset(self.queryset.all())
+        return self._qs
+
+    def is_valid(self):
+        return True
+
+    def sort(self, queryset, sort_by: str | None):
+        """Order by `[asc:|desc:]field` with the id as tie-breaker, so pages never overlap."""
+        sort_by = sort_by or "created"
+        direction, sep, field = sort_by.partition(":")
+        if not sep:
+            direction, field = "asc", sort_by
+        if direction not in ("asc", "desc") or field not in self.sort_fields:
+            allowed = ", ".join(self.sort_fields)
+            raise invalid("sort_by", f"Invalid sort field or direction; sortable fields: {allowed}", sort_by, "query")
+        path = self.sort_paths().get(field, field)
+        prefix = "-" if direction == "desc" else ""
+        return queryset.order_by(f"{prefix}{path}", f"{prefix}id")
+
+    def sort_paths(self) -> dict[str, str]:
+        return {}

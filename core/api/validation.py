@@ -1,0 +1,57 @@
+"""Request bodies are checked against the real server's own OpenAPI schemas (required fields,
+types, enums, lengths), so MLMeta accepts and refuses exactly what ZenML 0.98.0 does."""
+
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from core.api.exceptions import RequestValidationError
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "data" / "zenml-openapi-0.98.0.json"
+
+
+@cache
+def _components() -> dict:
+    return json.loads(SCHEMA_FILE.read_text())["components"]
+
+
+@cache
+def validator(schema_name: str) -> Draft202012Validator:
+    if schema_name not in _components()["schemas"]:
+        raise KeyError(f"No schema {schema_name!r} in the ZenML OpenAPI document.")
+    return Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": _components()})
+
+
+def _describe(error) -> str:
+    loc = ("body", *error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return str({"type": "missing", "loc": (*loc, missing), "msg": "Field required", "input": error.instance})
+    return str({"type": error.validator, "loc": loc, "msg": error.message, "input": error.instance})
+
+
+def validate_body(data, schema_name: str, location: str = "") -> None:
+    """Raise a 422 naming every problem of `data` against `schema_name`."""
+    errors = sorted(validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "\n  ".join(_describe(error) for error in errors[:20])
+        plural = "s" if len(errors) > 1 else ""
+        raise RequestValidationError(f"{len(errors)} validation error{plural}:\n  {lines}\n\n  {location}".rstrip())
+
+
+def invalid(field: str, message: str, value=None, where: str = "body") -> RequestValidationError:
+    """A 422 for one field, worded like the schema errors."""
+    detail = {"type": "value_error", "loc": (where, *field.split(".")), "msg": message, "input": value}
+    return RequestValidationError(f"1 validation error:\n  {detail}")
+
+
+def parse_uuid(value, field: str, where: str = "body") -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        raise invalid(field, "Input should be a valid UUID", value, where) from None

@@ -1,0 +1,143 @@
+"""The base of every `/api/v1` resource: tenant restriction, filters, sorting, pagination,
+hydration, request validation against the ZenML schemas, and 200 on create."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from core.api.exceptions import EntityExistsError, EntityNotFound, RequestValidationError
+from core.api.filters import ZenFilterSet, _to_bool
+from core.api.pagination import paginate
+from core.api.validation import invalid, validate_body
+
+
+def hydrate_param(request, default: bool) -> bool:
+    raw = request.query_params.get("hydrate")
+    if raw in (None, ""):
+        return default
+    try:
+        return _to_bool(raw)
+    except ValueError:
+        raise invalid("hydrate", "Input should be a valid boolean", raw, "query") from None
+
+
+class ZenViewSet(viewsets.GenericViewSet):
+    """CRUD on one resource. Subclasses declare:
+
+    - `model`, `envelope_class`, `filterset_class`;
+    - `create_schema` / `update_schema`: names of the request schemas in ZenML's OpenAPI;
+    - `label`: the entity's name in messages ("pipeline run");
+    - `perform_create(data)` / `perform_update(obj, data)`: turn a validated body into rows.
+    """
+
+    model = None
+    envelope_class = None
+    filterset_class = ZenFilterSet
+    create_schema: str | None = None
+    update_schema: str | None = None
+    label = "entity"
+    lookup_url_kwarg = "pk"
+    unique_message = "{label} with name `{name}` already exists."
+
+    # --- queries -------------------------------------------------------------------------
+    def action_name(self) -> str:
+        return {
+            "list": "read",
+            "retrieve": "read",
+            "create": "create",
+            "update": "update",
+            "partial_update": "update",
+            "destroy": "delete",
+        }.get(self.action, "read")
+
+    def get_queryset(self):
+        return self.model.objects.restrict(self.request.user, self.action_name()).filter(tenant=self.request.tenant)
+
+    def get_object(self, queryset=None):
+        raw = self.kwargs[self.lookup_url_kwarg]
+        try:
+            pk = uuid.UUID(str(raw))
+        except ValueError:
+            raise invalid(f"{self.label.replace(' ', '_')}_id", "Input should be a valid UUID", raw, "path") from None
+        queryset = queryset if queryset is not None else self.get_queryset()
+        obj = queryset.filter(pk=pk).first()
+        if obj is None:
+            raise EntityNotFound(f"Unable to get {self.label} with ID '{pk}': No {self.label} with this ID found")
+        return obj
+
+    def envelope(self, hydrate: bool):
+        return self.envelope_class(request=self.request, hydrate=hydrate)
+
+    def render(self, obj, hydrate: bool = True) -> dict:
+        obj = self.envelope_class.prefetch(self.model.objects.filter(pk=obj.pk), hydrate).get()
+        return self.envelope(hydrate).render(obj)
+
+    # --- actions -------------------------------------------------------------------------
+    def list(self, request, *args, **kwargs):
+        hydrate = hydrate_param(request, False)
+        filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        queryset = filterset.sort(filterset.qs, request.query_params.get("sort_by"))
+        rows, page = paginate(self.envelope_class.prefetch(queryset, hydrate), request.query_params)
+        page["items"] = self.envelope(hydrate).render_many(rows)
+        return Response(page)
+
+    def retrieve(self, request, *args, **kwargs):
+        hydrate = hydrate_param(request, True)
+        obj = self.get_object(self.envelope_class.prefetch(self.get_queryset(), hydrate))
+        return Response(self.envelope(hydrate).render(obj))
+
+    def create(self, request, *args, **kwargs):
+        data = self.validated(request.data, self.create_schema)
+        obj = self.save_or_conflict(lambda: self.perform_create(data), data)
+        return Response(self.render(obj))
+
+    def update(self, request, *args, **kwargs):
+        obj = self.get_object()
+        data = self.validated(request.data, self.update_schema)
+        obj = self.save_or_conflict(lambda: self.perform_update(obj, data), data) or obj
+        return Response(self.render(obj))
+
+    def destroy(self, request, *args, **kwargs):
+        obj = self.get_object()
+        self.perform_destroy(obj)
+        return Response(None)
+
+    # --- hooks ---------------------------------------------------------------------------
+    def validated(self, data, schema_name):
+        if schema_name:
+            validate_body(data, schema_name, f"{self.request.method} {self.request.path}")
+        return data
+
+    def save_or_conflict(self, save, data):
+        try:
+            with transaction.atomic():
+                return save()
+        except IntegrityError:
+            raise EntityExistsError(
+                self.unique_message.format(label=self.label.capitalize(), name=data.get("name", ""))
+            ) from None
+
+    @staticmethod
+    def clean(obj, exclude=("tenant", "user", "project")):
+        """Run the model's field validators; their messages become a 422."""
+        try:
+            obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            problems = [
+                str({"type": "value_error", "loc": ("body", field), "msg": " ".join(messages)})
+                for field, messages in exc.message_dict.items()
+            ]
+            raise RequestValidationError(f"{len(problems)} validation error(s):\n  " + "\n  ".join(problems)) from None
+        return obj
+
+    def perform_create(self, data):
+        raise NotImplementedError
+
+    def perform_update(self, obj, data):
+        raise NotImplementedError
+
+    def perform_destroy(self, obj):
+        obj.delete()
