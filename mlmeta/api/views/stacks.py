@@ -3,8 +3,8 @@ import jsonschema
 from core.api.exceptions import EntityExistsError, EntityNotFound, IllegalOperationError
 from core.api.validation import invalid, parse_uuid
 from core.api.views import ZenViewSet
-from mlmeta.api.envelopes import ComponentEnvelope, FlavorEnvelope, StackEnvelope
-from mlmeta.api.filtersets import ComponentFilterSet, FlavorFilterSet, StackFilterSet
+from mlmeta.api.envelopes.stacks import ComponentEnvelope, FlavorEnvelope, StackEnvelope
+from mlmeta.api.filtersets.stacks import ComponentFilterSet, FlavorFilterSet, StackFilterSet
 from mlmeta.choices import StackComponentType
 from mlmeta.models import Flavor, Stack, StackComponent
 

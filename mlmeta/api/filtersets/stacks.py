@@ -1,13 +1,10 @@
 from django.db.models import Q
 
-from core.api.filters import ZenFilter, ZenFilterSet
+from core.api.filters import ZenFilter
+from mlmeta.api.filtersets.base import OwnedFilterSet
 from mlmeta.choices import StackComponentType
 
 COMPONENT_TYPES = tuple(StackComponentType.values)
-
-
-class OwnedFilterSet(ZenFilterSet):
-    user = ZenFilter("user", kind="ref", name_field="username")
 
 
 class FlavorFilterSet(OwnedFilterSet):

@@ -1,0 +1,1 @@
+"""Envelopes of the metadata store's entities, one module per aggregate."""

@@ -1,0 +1,1 @@
+"""FilterSets of the metadata store's API lists, one module per aggregate."""
