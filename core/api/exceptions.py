@@ -7,6 +7,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -96,6 +97,10 @@ def exception_handler(exc, context):
     return None
 
 
+@csrf_exempt
 def api_not_found(request, exception=None):
-    """404 for unknown routes under /api: `{"detail": "Not Found"}` like the real server."""
+    """404 for unknown routes under /api: `{"detail": "Not Found"}` like the real server.
+
+    CSRF-exempt like the API views: otherwise a POST to an unknown route gets Django's 403 HTML
+    page, which the zenml client reports as a misleading IllegalOperationError."""
     return JsonResponse({"detail": "Not Found"}, status=404)

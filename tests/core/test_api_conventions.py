@@ -1,6 +1,7 @@
 """The wire conventions of wire.md sections 1-7, checked on a few resources."""
 
 import pytest
+from django.test import Client
 
 from mlmeta.models import Stack, StackComponent
 from tenants.models import Membership, Project, User
@@ -192,3 +193,9 @@ def test_projects_by_name_or_id(api, tenant):
     assert data["metadata"] == {"description": "", "project_metadata": {}}
     response = api.post("/api/v1/projects", {"name": "Bad Name!"}, format="json")
     assert response.status_code == 422
+
+
+def test_post_to_unknown_route_is_404_not_csrf_403(tenant):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/api/v1/does-not-exist", {"a": 1}, content_type="application/json")
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}
