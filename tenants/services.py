@@ -1,0 +1,58 @@
+"""Creating tenants: the one code path shared by the management commands, the admin and the API."""
+
+from django.db import transaction
+
+from tenants.models import Membership, Organization, Project, Tenant
+from tenants.signals import tenant_created, tenant_repair
+
+DEFAULT_ORGANIZATION = "default"
+DEFAULT_PROJECT = "default"
+
+
+def default_organization() -> Organization:
+    """The organization tenants land in unless told otherwise; created on first use."""
+    org, _ = Organization.objects.get_or_create(slug=DEFAULT_ORGANIZATION, defaults={"name": "Default"})
+    return org
+
+
+def create_tenant(slug, name=None, organization=None, is_default=False, user=None) -> Tenant:
+    """Create a validated tenant with its `default` project, then let receivers of `tenant_created`
+    seed the rest (mlmeta adds the flavors and the default stack), all in one transaction.
+
+    Raises ValidationError for a bad or taken slug, or a second default tenant.
+    `user`, when given, is recorded as the creator and becomes a member of the tenant.
+    """
+    with transaction.atomic():
+        tenant = Tenant(
+            organization=organization or default_organization(),
+            slug=slug,
+            name=name or slug,
+            is_default=is_default,
+        )
+        tenant.full_clean()
+        tenant.save()
+        ensure_default_project(tenant, user=user)
+        if user is not None:
+            Membership.objects.create(tenant=tenant, member=user, user=user)
+        tenant_created.send(sender=Tenant, tenant=tenant, user=user)
+    return tenant
+
+
+def ensure_default_project(tenant: Tenant, user=None) -> tuple[Project, bool]:
+    """The tenant's `default` project, as a new ZenML server seeds it; returns (project, created)."""
+    return Project.objects.get_or_create(
+        tenant=tenant,
+        name=DEFAULT_PROJECT,
+        defaults={"display_name": DEFAULT_PROJECT, "description": "", "user": user},
+    )
+
+
+def repair_tenant(tenant: Tenant) -> dict[str, int]:
+    """Re-create whatever seed of an existing tenant is missing; returns {"what": count created}."""
+    created: dict[str, int] = {}
+    with transaction.atomic():
+        _, project_created = ensure_default_project(tenant)
+        created["default project"] = int(project_created)
+        for _receiver, result in tenant_repair.send(sender=Tenant, tenant=tenant):
+            created.update(result or {})
+    return created
