@@ -1,0 +1,76 @@
+import sys
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from core.commands import BaseCommand
+from tenants.models import Membership, Tenant, User
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a user who can log in to the dashboard and with `zenml login`, optionally as a "
+        "member of one or more tenants. The password must pass the configured password validators. "
+        "With --update, an existing user gets the new password (if given), superuser status (if "
+        "--superuser) and the extra memberships instead of an error."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument(
+            "--password",
+            help="The password; '-' reads it from the first line of stdin (keeps it out of the process list).",
+        )
+        parser.add_argument(
+            "--tenant",
+            dest="tenants",
+            metavar="SLUG",
+            action="append",
+            default=[],
+            help="Make the user a member of this tenant; repeat for several.",
+        )
+        parser.add_argument("--superuser", action="store_true", help="Operator of the whole deployment.")
+        parser.add_argument("--email", default="", help="E-mail address.")
+        parser.add_argument("--update", action="store_true", help="Update the user if it exists.")
+
+    def handle(self, *args, username, password, tenants, superuser, email, update, **options):
+        tenant_objs = self.resolve_tenants(tenants)
+        if password == "-":
+            password = sys.stdin.readline().rstrip("\n")
+        user = User.objects.filter(username=username).first()
+        if user is not None and not update:
+            raise CommandError(f"User '{username}' already exists (pass --update to change it).")
+        if user is None and not password:
+            raise CommandError("A new user needs --password.")
+        with transaction.atomic():
+            created = user is None
+            user = user or User(username=username)
+            self.apply(user, password=password, superuser=superuser, email=email)
+            for tenant in tenant_objs:
+                Membership.objects.get_or_create(tenant=tenant, member=user)
+        verb = "Created" if created else "Updated"
+        where = f" in {', '.join(t.slug for t in tenant_objs)}" if tenant_objs else ""
+        self.stdout.write(self.style.SUCCESS(f"{verb} user '{username}'{where}."))
+
+    def resolve_tenants(self, slugs: list[str]) -> list[Tenant]:
+        found = {t.slug: t for t in Tenant.objects.filter(slug__in=slugs)}
+        unknown = [slug for slug in slugs if slug not in found]
+        if unknown:
+            raise CommandError(f"Unknown tenant: {', '.join(unknown)}.")
+        return [found[slug] for slug in dict.fromkeys(slugs)]
+
+    def apply(self, user: User, *, password: str | None, superuser: bool, email: str) -> None:
+        if email:
+            user.email = email
+        if superuser:
+            user.is_superuser = user.is_staff = True
+        user.full_clean(exclude=["password"])
+        if password:
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise CommandError(f"password: {' '.join(exc.messages)}") from exc
+            user.set_password(password)
+        user.save()
