@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-export VENV
+# The real zenml client, for the end-to-end tests in tests/e2e (kept apart from MLMeta's own venv).
+ZENML_VENV ?= .venv-zenml
+export VENV ZENML_VENV
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format bench clean
@@ -19,12 +21,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed ## Create .venv and install the pinned requirements
 
+$(ZENML_VENV)/.installed: requirements-e2e.txt
+	test -x $(ZENML_VENV)/bin/python || $(PYTHON) -m venv $(ZENML_VENV)
+	$(ZENML_VENV)/bin/pip install --quiet -r requirements-e2e.txt
+	touch $@
+
 run: install ## Migrate, bootstrap, then serve on http://127.0.0.1:8000 (gunicorn + Celery worker)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap
 	bin/serve
 
-test: install ## Run the whole test suite (SQLite, or DATABASE_URL / CELERY_BROKER_URL when set)
+test: install $(ZENML_VENV)/.installed ## Run the whole test suite, e2e included (SQLite, or DATABASE_URL / CELERY_BROKER_URL when set)
 	$(VENV)/bin/pytest
 
 lint: install ## ruff and the migrations check
@@ -39,5 +46,5 @@ format: install ## Format the code with ruff
 bench: install ## Benchmarks (figures printed and written under bench/results)
 	$(PY) bench/run.py
 
-clean: ## Remove .venv and var/ (the SQLite database, generated secrets)
-	rm -rf $(VENV) var
+clean: ## Remove .venv, .venv-zenml and var/ (the SQLite database, generated secrets)
+	rm -rf $(VENV) $(ZENML_VENV) var

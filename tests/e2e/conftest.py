@@ -1,0 +1,310 @@
+"""The end-to-end harness: a real MLMeta server (migrate, bootstrap, gunicorn) in a subprocess on a
+free loopback port, with a database and MLMETA_VAR_DIR of its own, and the real zenml client
+(requirements-e2e.txt, installed into .venv-zenml by `make test`) run against it in subprocesses.
+
+Without .venv-zenml these tests skip locally and fail in CI (CI=true). When an e2e test fails, the
+server's log lines written during that test are attached to the report."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import IN_CI
+
+ROOT = Path(__file__).resolve().parents[2]
+ZENML_VENV = ROOT / os.environ.get("ZENML_VENV", ".venv-zenml")
+ZENML_VERSION = "0.98.0"
+SCRIPTS = Path(__file__).parent / "scripts"
+ADMIN_USERNAME = "e2e-admin"
+ADMIN_PASSWORD = "e2e-Correct-Horse-42"
+MISMATCH_WARNING = "does not match the server version"
+RESULT_PREFIX = "E2E_RESULT "
+# gunicorn's access log: `... "GET /api/v1/x?y=1 HTTP/1.1" 404 23 ...`
+ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<target>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally, fail in CI: the e2e tests must never be skipped silently there."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def fresh_database(tmp: Path) -> Iterator[str]:
+    """A database URL of the server's own: a new PostgreSQL database beside DATABASE_URL's when
+    that points at PostgreSQL (dropped afterwards), else a SQLite file under tmp."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        yield f"sqlite:///{tmp / 'mlmeta.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = f"mlmeta_e2e_{os.getpid()}"
+    maintenance = urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlparse(url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@dataclass
+class Server:
+    url: str
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode(errors="replace")
+
+    def failed_requests(self, offset: int) -> list[str]:
+        """Requests answered >= 400 since offset, without the 401 every client process gets
+        before it sends its token (wire.md 3.1)."""
+        found = []
+        for match in ACCESS_LINE.finditer(self.log_since(offset)):
+            if int(match["status"]) >= 400 and match["status"] != "401":
+                found.append(f"{match['method']} {match['target']} -> {match['status']}")
+        return found
+
+
+def server_env(port: int, var_dir: Path, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "DJANGO_", "PYTEST_"))}
+    # The embedded broker in the server's own var dir: no task of this server lands in a shared queue.
+    env.pop("CELERY_BROKER_URL", None)
+    env.update(
+        DATABASE_URL=database_url,
+        MLMETA_VAR_DIR=str(var_dir),
+        MLMETA_ADMIN_USERNAME=ADMIN_USERNAME,
+        MLMETA_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        MLMETA_BIND=f"127.0.0.1:{port}",
+        PORT=str(port),
+        MLMETA_SERVER_URL=f"http://127.0.0.1:{port}",
+        WEB_CONCURRENCY="2",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def wait_healthy(server: Server, port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.process.poll() is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            conn.close()
+    pytest.fail(f"MLMeta did not become healthy at {server.url}:\n{server.log_since(0)}", pytrace=False)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def mlmeta_server(tmp_path_factory) -> Iterator[Server]:
+    """A running MLMeta with a fresh database, the default tenant and ADMIN_USERNAME."""
+    tmp = tmp_path_factory.mktemp("mlmeta-server")
+    port = free_port()
+    server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
+    with fresh_database(tmp) as database_url, server.log_path.open("ab") as log:
+        env = server_env(port, tmp / "var", database_url)
+        for command in (["migrate", "--noinput"], ["bootstrap"]):
+            done = subprocess.run(
+                [sys.executable, "manage.py", *command], cwd=ROOT, env=env, stdout=log, stderr=log, timeout=300
+            )
+            if done.returncode:
+                pytest.fail(f"manage.py {command[0]} failed:\n{server.log_since(0)}", pytrace=False)
+        server.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        try:
+            wait_healthy(server, port)
+            yield server
+        finally:
+            stop(server.process)
+
+
+@dataclass(repr=False)
+class Result:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    failed_requests: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Result({' '.join(self.args[1:])!r}, rc={self.returncode})"
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def describe(self) -> str:
+        failed = "\n".join(self.failed_requests) or "(none)"
+        return (
+            f"$ {' '.join(self.args)}\nrc={self.returncode}\n--- stdout\n{self.stdout[-6000:]}\n"
+            f"--- stderr\n{self.stderr[-6000:]}\n--- requests the server answered >= 400\n{failed}"
+        )
+
+    def ok(self) -> "Result":
+        assert self.returncode == 0, self.describe()
+        return self
+
+    @property
+    def data(self):
+        """The JSON a client script printed on its `E2E_RESULT ` line."""
+        for line in self.stdout.splitlines():
+            if line.startswith(RESULT_PREFIX):
+                return json.loads(line[len(RESULT_PREFIX) :])
+        raise AssertionError(f"no {RESULT_PREFIX!r} line in the output\n{self.describe()}")
+
+
+@dataclass
+class ZenmlClient:
+    """One client installation: its own ZENML_CONFIG_PATH and local stores, logged in by env vars."""
+
+    server: Server
+    home: Path
+    username: str = ADMIN_USERNAME
+    password: str = ADMIN_PASSWORD
+
+    def env(self) -> dict[str, str]:
+        # No ZENML_* from outside, ZENML_DISABLE_CLIENT_SERVER_MISMATCH_WARNING included:
+        # MLMeta must report the client's version, so the warning never shows.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "DJANGO_", "PYTEST_"))}
+        env.pop("VIRTUAL_ENV", None)
+        env.update(
+            ZENML_CONFIG_PATH=str(self.home / "config"),
+            ZENML_LOCAL_STORES_PATH=str(self.home / "stores"),
+            ZENML_ANALYTICS_OPT_IN="false",
+            ZENML_STORE_URL=self.server.url,
+            ZENML_STORE_USERNAME=self.username,
+            ZENML_STORE_PASSWORD=self.password,
+            ZENML_LOGGING_COLORS_DISABLED="true",
+            ZENML_ENABLE_RICH_TRACEBACK="false",
+            NO_COLOR="1",
+            COLUMNS="200",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def run(self, args: list[str], timeout: float) -> Result:
+        offset = self.server.log_offset()
+        try:
+            done = subprocess.run(args, cwd=self.home, env=self.env(), capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"timed out after {timeout}s: {' '.join(args)}\n{exc.stdout}\n{exc.stderr}", pytrace=False)
+        result = Result(args, done.returncode, done.stdout, done.stderr, self.server.failed_requests(offset))
+        assert MISMATCH_WARNING not in result.output, f"client/server version mismatch warning\n{result.describe()}"
+        return result
+
+    def cli(self, *args: str, timeout: float = 90) -> Result:
+        """A `zenml` CLI command."""
+        return self.run([str(ZENML_VENV / "bin" / "zenml"), *args], timeout)
+
+    def script(self, name: str, *args: str, timeout: float = 180) -> Result:
+        """A script from tests/e2e/scripts, run by the client's Python from the client's home."""
+        shutil.copy(SCRIPTS / name, self.home / name)
+        return self.run([str(ZENML_VENV / "bin" / "python"), name, *args], timeout)
+
+
+def installed_zenml_version() -> str | None:
+    python = ZENML_VENV / "bin" / "python"
+    if not python.exists():
+        return None
+    code = "import importlib.metadata as m; print(m.version('zenml'))"
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="session")
+def zenml_venv() -> Path:
+    version = installed_zenml_version()
+    require(version is not None, f"{ZENML_VENV} has no zenml: run `make {ZENML_VENV.name}/.installed`")
+    assert version == ZENML_VERSION, f"{ZENML_VENV} has zenml {version}, requirements-e2e.txt pins {ZENML_VERSION}"
+    return ZENML_VENV
+
+
+@pytest.fixture(scope="session")
+def new_zenml_client(zenml_venv, mlmeta_server, tmp_path_factory):
+    """Makes a new client installation (fresh config and local stores); credentials may be overridden."""
+
+    def make(**credentials) -> ZenmlClient:
+        return ZenmlClient(mlmeta_server, tmp_path_factory.mktemp("zenml-client"), **credentials)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def zenml(new_zenml_client) -> ZenmlClient:
+    """The client installation shared by a module's tests (its runs' artifacts live in its stores)."""
+    return new_zenml_client()
+
+
+LOG_MARK = pytest.StashKey[tuple]()
+
+
+@pytest.fixture(autouse=True)
+def _server_log_mark(request):
+    if "mlmeta_server" in request.fixturenames:
+        server = request.getfixturevalue("mlmeta_server")
+        request.node.stash[LOG_MARK] = (server, server.log_offset())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    mark = item.stash.get(LOG_MARK, None)
+    if report.failed and mark and call.when in ("setup", "call"):
+        server, offset = mark
+        log = server.log_since(offset)
+        report.sections.append(("MLMeta server log during this test", log[-20000:]))
+    return report
