@@ -4,7 +4,18 @@ from core.counters import next_counter
 from mlmeta.choices import ModelStage
 from tenants.models import ProjectOwnedModel, TenantChildModel
 
-__all__ = ["Model", "ModelVersion", "ModelVersionArtifact", "ModelVersionPipelineRun"]
+__all__ = ["Model", "ModelVersion", "ModelVersionArtifact", "ModelVersionPipelineRun", "StageTaken"]
+
+# Stages that one version of a model holds at a time.
+EXCLUSIVE_STAGES = (ModelStage.STAGING, ModelStage.PRODUCTION)
+
+
+class StageTaken(Exception):
+    """Another version of the model holds the requested stage and `force` was not given."""
+
+    def __init__(self, holder, stage):
+        super().__init__(f"Model version {holder.name} is in stage {stage}, but `force` flag is False.")
+        self.holder = holder
 
 
 class Model(ProjectOwnedModel):
@@ -61,6 +72,31 @@ class ModelVersion(ProjectOwnedModel):
                 self.name = self.name or str(self.number)
                 return super().save(*args, **kwargs)
         return super().save(*args, **kwargs)
+
+    def set_stage(self, stage: str | None, force: bool = False) -> "ModelVersion | None":
+        """Move this version to `stage`; staging and production hold one version per model.
+
+        The version holding the stage is moved to `archived` when `force` is set, otherwise
+        StageTaken is raised. Saves a stored version; returns the archived one, if any.
+        """
+        with transaction.atomic():
+            holder = None
+            if stage in EXCLUSIVE_STAGES:
+                holder = (
+                    ModelVersion.objects.select_for_update()
+                    .filter(model_id=self.model_id, stage=stage)
+                    .exclude(pk=self.pk)
+                    .first()
+                )
+                if holder is not None and not force:
+                    raise StageTaken(holder, stage)
+                if holder is not None:
+                    holder.stage = ModelStage.ARCHIVED
+                    holder.save(update_fields=["stage", "updated"])
+            self.stage = stage
+            if not self._state.adding:
+                self.save(update_fields=["stage", "updated"])
+        return holder
 
 
 class ModelVersionArtifact(TenantChildModel):
