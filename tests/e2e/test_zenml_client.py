@@ -23,7 +23,7 @@ def step_statuses(run: dict) -> dict:
 
 
 def test_cli_logs_in_with_username_and_password(zenml):
-    assert ADMIN_USERNAME in zenml.cli("user", "list").ok().stdout
+    assert ADMIN_USERNAME in zenml.cli("user", "list").ok().output
 
 
 def test_python_client_knows_the_logged_in_user(zenml):
@@ -54,7 +54,7 @@ def test_step_outputs_load_back(zenml, pipeline_run):
 
 
 def test_cli_lists_the_run(zenml, pipeline_run):
-    listing = zenml.cli("pipeline", "runs", "list").ok().stdout
+    listing = zenml.cli("pipeline", "runs", "list").ok().output
     assert pipeline_run["id"] in listing
 
 
@@ -103,7 +103,7 @@ def test_model_register_and_version(zenml):
 
 def test_secret_create_and_get(zenml):
     zenml.cli("secret", "create", "e2e-secret", "--username=e2e-user", "--api_token=e2e-t0k3n").ok()
-    shown = zenml.cli("secret", "get", "e2e-secret").ok().stdout
+    shown = zenml.cli("secret", "get", "e2e-secret").ok().output
     assert "e2e-user" in shown and "e2e-t0k3n" in shown
 
 
