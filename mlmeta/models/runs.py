@@ -1,6 +1,8 @@
 from django.db import models, transaction
+from django.utils import timezone
 
 from core.counters import next_counter
+from mlmeta import run_status
 from mlmeta.choices import ExecutionStatus, StepRunInputArtifactType, StepType
 from tenants.models import ProjectOwnedModel, TenantChildModel
 
@@ -68,6 +70,74 @@ class PipelineRun(ProjectOwnedModel):
     def in_progress(self) -> bool:
         return self.status not in ExecutionStatus.finished()
 
+    @property
+    def is_placeholder(self) -> bool:
+        """A run the client registered before its orchestrator started (wire.md 8.3 #12)."""
+        return self.status == ExecutionStatus.INITIALIZING and not self.orchestrator_run_id
+
+    def substitutions(self) -> dict:
+        """`date`/`time` of the run's start plus the pipeline's own substitutions, as ZenML fills them."""
+        configured = dict((self.snapshot.pipeline_configuration if self.snapshot else {}).get("substitutions") or {})
+        start = self.start_time or self.created
+        configured.setdefault("date", start.strftime("%Y_%m_%d"))
+        configured.setdefault("time", start.strftime("%H_%M_%S_%f"))
+        return configured
+
+    def update_status(self, status: str, reason: str | None = None, end_time=None) -> bool:
+        """Apply a client-reported status unless it is late (the run already moved past it) or
+        the run is finished; returns whether anything changed."""
+        if not run_status.accepts(self.status, status):
+            return False
+        self.status = status
+        if reason is not None:
+            self.status_reason = reason
+        if status in ExecutionStatus.finished():
+            self.end_time = end_time or self.end_time or timezone.now()
+        self.save(update_fields=["status", "status_reason", "end_time", "updated"])
+        return True
+
+    def refresh_status(self) -> str:
+        """Recompute the status from the steps (wire.md 9.1): a static pipeline's run completes
+        once every step of its snapshot is completed or cached. Returns the status.
+
+        The run row is locked first, so two steps finishing at once cannot both miss each other."""
+        with transaction.atomic():
+            locked = type(self)._base_manager.select_for_update(of=("self",)).filter(pk=self.pk)
+            self.status, step_count, is_dynamic = locked.values_list(
+                "status", "snapshot__step_count", "snapshot__is_dynamic"
+            ).get()
+            rows = self.steps.values_list("name", "version", "status")
+            statuses = run_status.latest_per_step(rows).values()
+            expected = None if is_dynamic or step_count is None else step_count
+            new = run_status.derive_run_status(self.status, statuses, expected)
+            if new != self.status:
+                self.status = new
+                if new in ExecutionStatus.finished():
+                    self.end_time = timezone.now()
+                self.save(update_fields=["status", "end_time", "updated"])
+        return self.status
+
+    def replace_placeholder(self, orchestrator_run_id: str, status: str, orchestrator_environment: dict) -> None:
+        """The orchestrator's `POST /runs` takes over the placeholder: same id and name, now running."""
+        self.orchestrator_run_id = orchestrator_run_id
+        self.orchestrator_environment = orchestrator_environment or {}
+        self.status = status
+        self.save(update_fields=["orchestrator_run_id", "orchestrator_environment", "status", "updated"])
+
+    def request_stop(self, graceful: bool) -> None:
+        """Stop the run: gracefully (steps in flight may finish) or at once (they are marked stopped)."""
+        if not self.in_progress:
+            return
+        if graceful:
+            self.update_status(ExecutionStatus.STOPPING)
+            return
+        now = timezone.now()
+        unfinished = self.steps.exclude(status__in=ExecutionStatus.finished())
+        unfinished.update(status=ExecutionStatus.STOPPED, end_time=now, updated=now)
+        self.status = ExecutionStatus.STOPPED
+        self.end_time = now
+        self.save(update_fields=["status", "end_time", "updated"])
+
     def save(self, *args, **kwargs):
         """New runs of a pipeline take the next index; the counter keeps concurrent creators apart."""
         if self._state.adding and self.pipeline_id and not self.index:
@@ -122,6 +192,19 @@ class StepRun(ProjectOwnedModel):
     @property
     def in_progress(self) -> bool:
         return self.status not in ExecutionStatus.finished()
+
+    def update_status(self, status: str, end_time=None) -> None:
+        """Record the step's new status and recompute its run's (wire.md 9.1)."""
+        self.status = status
+        if status in ExecutionStatus.finished():
+            self.end_time = end_time or self.end_time or timezone.now()
+        self.save(update_fields=["status", "end_time", "updated"])
+        self.pipeline_run.refresh_status()
+
+    def beat(self) -> None:
+        """A heartbeat from the process running the step."""
+        self.latest_heartbeat = timezone.now()
+        self.save(update_fields=["latest_heartbeat", "updated"])
 
 
 class StepRunInput(TenantChildModel):
