@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from mlmeta.choices import ExecutionStatus
 from mlmeta.models import Logs, PipelineRun, StepRun, StepRunInput, StepRunOutput
 from tenants.admin_base import (
     RestrictedModelAdmin,
@@ -117,6 +118,8 @@ class PipelineRunAdmin(RestrictedModelAdmin):
         "trigger_execution_info_json",
     )
 
+    actions = ("stop_runs", "refresh_statuses")
+
     pipeline_link = related_link("pipeline")
     project_link = related_link("project")
     exception_info_json = json_field("exception_info")
@@ -124,6 +127,24 @@ class PipelineRunAdmin(RestrictedModelAdmin):
     client_environment_json = json_field("client_environment")
     trigger_info_json = json_field("trigger_info")
     trigger_execution_info_json = json_field("trigger_execution_info")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # A run's status follows its steps; the actions below stop or recompute it.
+        return fields if obj is None else [*fields, "status"]
+
+    @admin.action(description="Stop the selected runs now", permissions=["change"])
+    def stop_runs(self, request, queryset):
+        runs = queryset.exclude(status__in=ExecutionStatus.finished())
+        for run in runs:
+            run.request_stop(graceful=False)
+        self.message_user(request, f"Stopped {len(runs)} run(s).")
+
+    @admin.action(description="Recompute the status of the selected runs from their steps", permissions=["change"])
+    def refresh_statuses(self, request, queryset):
+        for run in queryset:
+            run.refresh_status()
+        self.message_user(request, "Statuses recomputed.")
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -256,6 +277,11 @@ class StepRunAdmin(RestrictedModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         return badge(obj.status)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or "status" in form.changed_data:
+            obj.pipeline_run.refresh_status()  # the run's status follows its steps
 
     @admin.display(description="duration")
     def step_duration(self, obj):

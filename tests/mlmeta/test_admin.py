@@ -225,3 +225,33 @@ def test_autocomplete_for_runs_hides_other_tenants(charlie_admin, world_a, world
     response = charlie_admin.get(reverse("admin:autocomplete"), params)
     assert response.status_code == 200
     assert {row["id"] for row in response.json()["results"]} == {str(world_b[PipelineRun].pk)}
+
+
+def test_stop_action_stops_running_runs(alice_admin, world_a):
+    run = world_a[PipelineRun]
+    PipelineRun.objects.filter(pk=run.pk).update(status="running", end_time=None)
+    StepRun.objects.filter(pk=world_a[StepRun].pk).update(status="running")
+    data = {"action": "stop_runs", "_selected_action": [run.pk]}
+    response = alice_admin.post(admin_url(PipelineRun, "changelist"), data)
+    assert response.status_code == 302
+    run.refresh_from_db()
+    world_a[StepRun].refresh_from_db()
+    assert (run.status, world_a[StepRun].status) == ("stopped", "stopped")
+
+
+def test_run_status_is_read_only_on_change(alice_admin, world_a):
+    url = admin_url(PipelineRun, "change", world_a[PipelineRun].pk)
+    response = alice_admin.post(url, {**form_data(alice_admin.get(url)), "status": "failed"})
+    assert response.status_code == 302
+    world_a[PipelineRun].refresh_from_db()
+    assert world_a[PipelineRun].status == "completed"
+
+
+def test_step_status_change_updates_its_run(alice_admin, world_a):
+    run, step = world_a[PipelineRun], world_a[StepRun]
+    PipelineRun.objects.filter(pk=run.pk).update(status="running", end_time=None)
+    url = admin_url(StepRun, "change", step.pk)
+    response = alice_admin.post(url, {**form_data(alice_admin.get(url)), "status": "failed"})
+    assert response.status_code == 302, form_errors(response)
+    run.refresh_from_db()
+    assert run.status == "failed"
