@@ -99,6 +99,11 @@ class Server:
         return found
 
 
+# The running server and each test's start in its log, for the failure reports below.
+SERVER = pytest.StashKey[Server]()
+LOG_OFFSET = pytest.StashKey[int]()
+
+
 def server_env(port: int, var_dir: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "DJANGO_", "PYTEST_"))}
     # The embedded broker in the server's own var dir: no task of this server lands in a shared queue.
@@ -144,11 +149,12 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def mlmeta_server(tmp_path_factory) -> Iterator[Server]:
+def mlmeta_server(request, tmp_path_factory) -> Iterator[Server]:
     """A running MLMeta with a fresh database, the default tenant and ADMIN_USERNAME."""
     tmp = tmp_path_factory.mktemp("mlmeta-server")
     port = free_port()
     server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
+    request.config.stash[SERVER] = server
     with fresh_database(tmp) as database_url, server.log_path.open("ab") as log:
         env = server_env(port, tmp / "var", database_url)
         for command in (["migrate", "--noinput"], ["bootstrap"]):
@@ -289,22 +295,19 @@ def zenml(new_zenml_client) -> ZenmlClient:
     return new_zenml_client()
 
 
-LOG_MARK = pytest.StashKey[tuple]()
-
-
-@pytest.fixture(autouse=True)
-def _server_log_mark(request):
-    if "mlmeta_server" in request.fixturenames:
-        server = request.getfixturevalue("mlmeta_server")
-        request.node.stash[LOG_MARK] = (server, server.log_offset())
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    # Before any fixture of the test runs: a failing module fixture's requests count too.
+    server = item.config.stash.get(SERVER, None)
+    item.stash[LOG_OFFSET] = server.log_offset() if server else 0
+    return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    mark = item.stash.get(LOG_MARK, None)
-    if report.failed and mark and call.when in ("setup", "call"):
-        server, offset = mark
-        log = server.log_since(offset)
+    server = item.config.stash.get(SERVER, None)
+    if report.failed and server and call.when in ("setup", "call"):
+        log = server.log_since(item.stash.get(LOG_OFFSET, 0))
         report.sections.append(("MLMeta server log during this test", log[-20000:]))
     return report
