@@ -189,6 +189,9 @@ REST_FRAMEWORK = {
 }
 # Lifetime of API tokens from the password and API-key grants; the client logs in again by itself.
 JWT_EXPIRE_SECONDS = read.positive_int("MLMETA_JWT_EXPIRE_SECONDS", 24 * 3600)
+# Devices logged in through `zenml login URL` (device flow): how long their tokens last.
+MLMETA_DEVICE_EXPIRE_SECONDS = read.positive_int("MLMETA_DEVICE_EXPIRE_SECONDS", JWT_EXPIRE_SECONDS)
+MLMETA_TRUSTED_DEVICE_EXPIRE_SECONDS = read.positive_int("MLMETA_TRUSTED_DEVICE_EXPIRE_SECONDS", 30 * 24 * 3600)
 SPECTACULAR_SETTINGS = {"TITLE": "MLMeta control plane", "VERSION": MLMETA_VERSION}
 
 # Celery: the embedded default is kombu's filesystem transport under var/, so `make run`

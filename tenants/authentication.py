@@ -1,11 +1,13 @@
 """DRF authentication for the ZenML API: a Bearer JWT (or the dashboard's cookie)."""
 
+import uuid
+
 import jwt
 from rest_framework import authentication
 
 from core.api.exceptions import CredentialsNotValid
 from tenants import tokens
-from tenants.models import User
+from tenants.models import APIKey, OAuthDevice, User
 
 
 def cookie_name(tenant) -> str:
@@ -15,7 +17,8 @@ def cookie_name(tenant) -> str:
 class JWTAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <JWT>`, or the `zenml-server-<server id>` cookie the dashboard uses.
 
-    Tokens are bound to the tenant that issued them; the user must still be active.
+    Tokens are bound to the tenant that issued them; the user must still be active, and so must
+    the API key (at the token's key generation) or the device a token was minted from.
     """
 
     def authenticate(self, request):
@@ -32,8 +35,22 @@ class JWTAuthentication(authentication.BaseAuthentication):
         user = User.objects.filter(pk=claims["sub"], is_active=True).first()
         if user is None:
             raise CredentialsNotValid("the account behind this token does not exist or is inactive")
+        self._check_origin(claims, user, tenant)
         request._request.token_claims = claims
         return user, claims
+
+    @staticmethod
+    def _check_origin(claims, user, tenant) -> None:
+        if claims.get("api_key_id"):
+            key = APIKey.objects.filter(pk=_uuid(claims["api_key_id"]), tenant=tenant, service_account=user).first()
+            if key is not None:
+                key.service_account = user  # loaded already
+            if key is None or not key.accepts_generation(claims.get("key_gen")):
+                raise CredentialsNotValid("the API key of this token was deactivated, rotated or deleted")
+        if claims.get("device_id"):
+            device = OAuthDevice.objects.filter(pk=_uuid(claims["device_id"]), tenant=tenant, user=user).first()
+            if device is None or not device.usable:
+                raise CredentialsNotValid("the device of this token was locked, deleted or has expired")
 
     def _token(self, request, tenant):
         header = authentication.get_authorization_header(request).decode(errors="replace")
@@ -46,3 +63,10 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+def _uuid(raw) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        return None

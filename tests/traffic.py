@@ -10,7 +10,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "zenml" / "traffic-sample.jsonl"
-REDACTED = "<redacted>"
+
+
+def is_redacted(value) -> bool:
+    """The recording hides secrets as `<redacted>` or `<device_code redacted>`."""
+    return isinstance(value, str) and value.startswith("<") and value.endswith("redacted>")
 
 
 @cache
@@ -58,12 +62,13 @@ class Replayer:
         url = f"{path}?{urlencode(query, doseq=True)}" if query else path
         body = self.substitute(exchange["req_body"])
         if isinstance(body, dict):
-            body = {k: self.secrets.get(k, v) if v == REDACTED else v for k, v in body.items()}
+            body = {k: self.secrets.get(k, v) if is_redacted(v) else v for k, v in body.items()}
             if isinstance(body.get("values"), dict):
                 body["values"] = {k: self.secrets.get(k, f"value-of-{k}") for k in body["values"]}
         method = exchange["method"].lower()
         if isinstance(body, dict) and "_form" in body:
             form = {k: (v[0] if isinstance(v, list) else v) for k, v in body["_form"].items()}
+            form = {k: self.secrets.get(k, v) if is_redacted(v) else v for k, v in form.items()}
             form.update(overrides)
             response = getattr(self.client, method)(url, form)
         elif body is None:

@@ -43,3 +43,78 @@ class ProjectEnvelope(Envelope):
 
     def resources(self, project) -> dict:
         return {}
+
+
+class ServiceAccountEnvelope(Envelope):
+    name_attr = "username"
+
+    def body(self, account) -> dict:
+        return {
+            "created": ts(account.date_joined),
+            "updated": ts(account.updated),
+            "full_name": account.full_name,
+            "active": account.is_active,
+            "avatar_url": account.avatar_url,
+        }
+
+    def metadata(self, account) -> dict:
+        return {"description": account.description, "external_user_id": id_or_none(account.external_user_id)}
+
+
+class APIKeyEnvelope(Envelope):
+    """An API key; `body.key` is only filled by the views that just created or rotated it."""
+
+    def body(self, key) -> dict:
+        return {
+            **super().body(key),
+            "key": None,
+            "active": key.active,
+            "service_account": ServiceAccountEnvelope().render(key.service_account),
+        }
+
+    def metadata(self, key) -> dict:
+        return {
+            "description": key.description,
+            "retain_period_minutes": key.retain_period_minutes,
+            "last_login": ts(key.last_login),
+            "last_rotated": ts(key.last_rotated),
+        }
+
+    @classmethod
+    def prefetch(cls, queryset, hydrate):
+        return queryset.select_related("service_account")
+
+
+class DeviceEnvelope(Envelope):
+    name_attr = None
+
+    def body(self, device) -> dict:
+        return {
+            **super().body(device),
+            "user_id": id_or_none(device.user_id),
+            "client_id": str(device.client_id),
+            "expires": ts(device.expires),
+            "trusted_device": device.trusted_device,
+            "status": device.status,
+            "os": device.os,
+            "ip_address": device.ip_address,
+            "hostname": device.hostname,
+        }
+
+    def metadata(self, device) -> dict:
+        return {
+            "python_version": device.python_version,
+            "zenml_version": device.zenml_version,
+            "city": device.city,
+            "region": device.region,
+            "country": device.country,
+            "failed_auth_attempts": device.failed_auth_attempts,
+            "last_login": ts(device.last_login),
+        }
+
+    def resources(self, device) -> dict:
+        return {"user": nested_user(device.user)}
+
+    @classmethod
+    def prefetch(cls, queryset, hydrate):
+        return queryset.select_related("user")

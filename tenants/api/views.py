@@ -15,6 +15,7 @@ from core.api.timestamps import ts
 from core.api.validation import invalid, parse_uuid
 from core.api.views import ZenViewSet, hydrate_param
 from tenants import rbac, tokens
+from tenants.api import grants
 from tenants.api.envelopes import ProjectEnvelope, UserEnvelope
 from tenants.api.filtersets import ProjectFilterSet, UserFilterSet
 from tenants.authentication import cookie_name
@@ -104,7 +105,7 @@ def token_response(token: str, **extra) -> dict:
 
 
 class LoginView(APIView):
-    """OAuth2 token endpoint (`POST /api/v1/login`, form-encoded): password and API-key grants."""
+    """OAuth2 token endpoint (`POST /api/v1/login`, form-encoded): password, API-key and device grants."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -119,7 +120,24 @@ class LoginView(APIView):
         grant = request.data.get("grant_type") or PASSWORD_GRANT
         if grant == PASSWORD_GRANT:
             return self.password_grant(request, tenant)
+        if grant == API_KEY_GRANT:
+            return self.api_key_grant(request, tenant)
+        if grant == DEVICE_GRANT:
+            return self.device_grant(request, tenant)
         return Response({"detail": f"Unsupported grant type: {grant}"}, status=400)
+
+    def api_key_grant(self, request, tenant):
+        token = grants.api_key_token(request, tenant)
+        type(tenant).objects.filter(pk=tenant.pk).update(last_user_activity=timezone.now())
+        return Response(token_response(token))
+
+    def device_grant(self, request, tenant):
+        try:
+            token, lifetime = grants.device_token(request, tenant)
+        except grants.OAuthError as exc:
+            return exc.response()
+        type(tenant).objects.filter(pk=tenant.pk).update(last_user_activity=timezone.now())
+        return Response(token_response(token, expires_in=lifetime))
 
     def password_grant(self, request, tenant):
         username = request.data.get("username")
@@ -154,7 +172,7 @@ def api_token(request):
     """Short-lived tokens: `generic` (with `expires_in`) and `workload` (bound to a pipeline run)."""
     token_type = request.query_params.get("token_type", "generic")
     claims = getattr(request._request, "token_claims", None) or {}
-    inherited = {key: claims.get(key) for key in ("device_id", "api_key_id")}
+    inherited = {key: claims.get(key) for key in ("device_id", "api_key_id", "key_gen")}
     if token_type == "generic":
         raw = request.query_params.get("expires_in") or "3600"
         if not raw.isdigit() or not 0 < int(raw) <= 86400:

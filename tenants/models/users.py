@@ -9,10 +9,12 @@ __all__ = ["User"]
 
 
 class User(AbstractUser):
-    """A person (or, later, a service account) who logs in; `username` is ZenML's user `name`."""
+    """A person, or a service account (a tenant's robot, logging in with API keys); `username` is
+    ZenML's user `name`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     full_name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True, help_text="What a service account is for.")
     is_service_account = models.BooleanField(default=False)
     avatar_url = models.URLField(max_length=1024, blank=True, null=True)
     email_opted_in = models.BooleanField(null=True, blank=True)

@@ -1,0 +1,136 @@
+"""Service accounts (users with `is_service_account`, members of one tenant) and their API keys."""
+
+import uuid
+
+from rest_framework.response import Response
+
+from core.api.exceptions import EntityNotFound
+from core.api.views import ZenViewSet
+from tenants.api.envelopes import APIKeyEnvelope, ServiceAccountEnvelope
+from tenants.api.filtersets import APIKeyFilterSet, ServiceAccountFilterSet
+from tenants.models import APIKey, Membership, User
+
+
+def service_accounts(request, action: str = "read"):
+    """The service accounts of the request's tenant that the user may see (or act on)."""
+    accounts = User.objects.restrict(request.user, action).filter(
+        memberships__tenant=request.tenant, is_service_account=True
+    )
+    return accounts.distinct()
+
+
+def _by_name_or_id(queryset, raw, name_field, label):
+    try:
+        found = queryset.filter(pk=uuid.UUID(raw)).first()
+    except ValueError:
+        found = None
+    found = found or queryset.filter(**{name_field: raw}).first()
+    if found is None:
+        raise EntityNotFound(f"Unable to get {label} with name or ID '{raw}': No {label} found")
+    return found
+
+
+class ServiceAccountViewSet(ZenViewSet):
+    model = User
+    envelope_class = ServiceAccountEnvelope
+    filterset_class = ServiceAccountFilterSet
+    create_schema = "ServiceAccountRequest"
+    update_schema = "ServiceAccountUpdate"
+    label = "service account"
+    unique_message = "Account with name `{name}` already exists."
+
+    def get_queryset(self):
+        return service_accounts(self.request, self.action_name())
+
+    def get_object(self, queryset=None):
+        queryset = queryset if queryset is not None else self.get_queryset()
+        return _by_name_or_id(queryset, str(self.kwargs[self.lookup_url_kwarg]), "username", self.label)
+
+    def perform_create(self, data):
+        account = User(username=data["name"], is_service_account=True, is_active=data["active"])
+        self.assign(account, data)
+        account.set_unusable_password()
+        account.save()
+        Membership.objects.create(tenant=self.request.tenant, member=account, user=self.request.user)
+        return account
+
+    def perform_update(self, account, data):
+        if data.get("name") is not None:
+            account.username = data["name"]
+        if data.get("active") is not None:
+            account.is_active = data["active"]
+        self.assign(account, data)
+        account.save()
+        return account
+
+    @staticmethod
+    def assign(account, data):
+        for field in ("full_name", "description", "avatar_url"):
+            if data.get(field) is not None:
+                setattr(account, field, data[field])
+
+    def perform_destroy(self, account):
+        """The account goes with its keys; one that belongs to other tenants too only leaves this one."""
+        tenant = self.request.tenant
+        if account.memberships.exclude(tenant=tenant).exists():
+            APIKey.objects.filter(tenant=tenant, service_account=account).delete()
+            account.memberships.filter(tenant=tenant).delete()
+        else:
+            account.delete()
+
+
+class APIKeyViewSet(ZenViewSet):
+    model = APIKey
+    envelope_class = APIKeyEnvelope
+    filterset_class = APIKeyFilterSet
+    create_schema = "APIKeyRequest"
+    update_schema = "APIKeyUpdate"
+    label = "API key"
+    unique_message = "API key with name `{name}` already exists."
+
+    def service_account(self) -> User:
+        if not hasattr(self, "_account"):
+            raw = str(self.kwargs["service_account_id"])
+            self._account = _by_name_or_id(service_accounts(self.request), raw, "username", "service account")
+        return self._account
+
+    def get_queryset(self):
+        return super().get_queryset().filter(service_account=self.service_account())
+
+    def get_object(self, queryset=None):
+        queryset = queryset if queryset is not None else self.get_queryset()
+        return _by_name_or_id(queryset, str(self.kwargs[self.lookup_url_kwarg]), "name", self.label)
+
+    def create(self, request, *args, **kwargs):
+        data = self.validated(request.data, self.create_schema)
+        account = self.service_account()
+        key, plaintext = self.save_or_conflict(
+            lambda: APIKey.issue(
+                tenant=request.tenant,
+                user=request.user,
+                service_account=account,
+                name=data["name"],
+                description=data.get("description") or "",
+            ),
+            data,
+        )
+        return Response(self.with_key(key, plaintext))
+
+    def rotate(self, request, *args, **kwargs):
+        key = self.get_object()
+        data = self.validated(request.data, "APIKeyRotateRequest")
+        plaintext = key.rotate(data.get("retain_period_minutes") or 0)
+        return Response(self.with_key(key, plaintext))
+
+    def with_key(self, key, plaintext) -> dict:
+        """The only responses that carry the plaintext key: those of create and rotate."""
+        rendered = self.render(key)
+        rendered["body"]["key"] = plaintext
+        return rendered
+
+    def perform_update(self, key, data):
+        for field in ("name", "description", "active"):
+            if data.get(field) is not None:
+                setattr(key, field, data[field])
+        key.save()
+        return key
