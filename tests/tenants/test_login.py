@@ -61,14 +61,14 @@ def test_empty_home_tells_a_new_user_how_to_connect(alice_client):
 
 
 def test_tenant_prefix_serves_that_tenant(client, charlie, tenant_a, tenant_b):
-    make_run(tenant_b, "beta-run")
     client.force_login(charlie)
+    assert b"zenml login http://testserver/t/beta" in client.get("/t/beta/").content
+    make_run(tenant_b, "beta-run")
     response = client.get("/t/beta/")
     assert response.status_code == 200
     assert b"beta-run" in response.content
     # Links on the page stay inside the tenant's prefix.
     assert b'href="/t/beta/"' in response.content
-    assert b"zenml login http://testserver/t/beta" in response.content
     # The prefix does not leak into URLs reversed after the request.
     assert reverse("home") == "/"
 
