@@ -53,6 +53,8 @@ JWT_SECRET_KEY = _dev_secret("MLMETA_JWT_SECRET_KEY", "jwt_secret_key", lambda: 
 SECRETS_ENCRYPTION_KEYS = parse_key_list(
     "MLMETA_SECRETS_KEYS", _dev_secret("MLMETA_SECRETS_KEYS", "secrets_keys", _new_aes_key)
 )
+# Where secret values are kept, by the backend name a tenant (and each secret) records.
+SECRETS_BACKENDS = {"sql": "secrets_app.backends.sql.SqlBackend"}
 
 DEBUG = read.bool("DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:

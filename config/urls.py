@@ -7,6 +7,7 @@ from core.api.exceptions import api_not_found
 api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("mlmeta.api.urls")),
+    path("", include("secrets_app.api.urls")),
     re_path(r"^.*$", api_not_found),
 ]
 

@@ -23,16 +23,17 @@ def exchanges() -> tuple[dict, ...]:
         return tuple(json.loads(line) for line in lines)
 
 
-def recorded(step: str, method: str, path_start: str, status: int | None = None) -> list[dict]:
-    """The exchanges of a scenario step to one endpoint (path relative to /api/v1)."""
-    return [
-        e
-        for e in exchanges()
-        if e["scenario_step"] == step
-        and e["method"] == method
-        and e["path"].removeprefix("/api/v1").startswith(path_start)
-        and (status is None or e["status"] == status)
-    ]
+def recorded(step: str, method: str, path_start: str, status: int | None = None, exact: bool = False) -> list[dict]:
+    """The exchanges of a scenario step to paths starting with `path_start` (relative to /api/v1),
+    or equal to it with `exact`."""
+    found = []
+    for e in exchanges():
+        path = e["path"].removeprefix("/api/v1")
+        if e["scenario_step"] != step or e["method"] != method or (status is not None and e["status"] != status):
+            continue
+        if path == path_start or (not exact and path.startswith(path_start)):
+            found.append(e)
+    return found
 
 
 def envelope_keys(entity: dict) -> dict:

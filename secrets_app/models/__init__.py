@@ -1,4 +1,5 @@
 from secrets_app.models.connectors import ServiceConnector
 from secrets_app.models.secrets import Secret
+from secrets_app.models.values import SecretValue
 
-__all__ = ["Secret", "ServiceConnector"]
+__all__ = ["Secret", "SecretValue", "ServiceConnector"]

@@ -1,8 +1,12 @@
+import logging
+
 from django.db import models
 
 from tenants.models import TenantOwnedModel
 
 __all__ = ["Secret"]
+
+audit = logging.getLogger("mlmeta.audit.secrets")
 
 
 class Secret(TenantOwnedModel):
@@ -30,3 +34,26 @@ class Secret(TenantOwnedModel):
 
     def __str__(self):
         return self.name
+
+    @property
+    def store(self):
+        from secrets_app.backends import get_backend
+
+        return get_backend(self.backend)
+
+    def read_values(self, reader) -> dict[str, str]:
+        """The values, from the secret's backend. Every read is audited (never with the values)."""
+        audit.info("secret %s (%s) of tenant %s read by %s", self.pk, self.name, self.tenant_id, reader)
+        return self.store.get_values(self)
+
+    def write_values(self, values: dict[str, str]) -> None:
+        """Replace all values; `keys` follows. Call on a saved secret."""
+        self.store.set_values(self, values)
+        self.keys = sorted(values)
+        self.save(update_fields=["keys", "updated"])
+
+    def update_values(self, changes: dict, replace: bool = False) -> None:
+        """Apply a ZenML update: a `None` value removes its key; with `replace`, so does absence."""
+        values = {} if replace else self.store.get_values(self)
+        values.update(changes)
+        self.write_values({key: value for key, value in values.items() if value is not None})

@@ -1,0 +1,71 @@
+from django.db.models import Q
+from rest_framework.response import Response
+
+from core.api.filters import _to_bool
+from core.api.validation import invalid
+from core.api.views import ZenViewSet, hydrate_param
+from secrets_app.api.envelopes import SecretEnvelope
+from secrets_app.api.filtersets import SecretFilterSet
+from secrets_app.models import Secret
+
+
+class SecretViewSet(ZenViewSet):
+    """Values appear only in the create response and a single GET; private secrets are their owner's."""
+
+    model = Secret
+    envelope_class = SecretEnvelope
+    filterset_class = SecretFilterSet
+    create_schema = "SecretRequest"
+    update_schema = "SecretUpdate"
+    label = "secret"
+
+    def get_queryset(self):
+        return super().get_queryset().filter(Q(private=False) | Q(user=self.request.user))
+
+    def retrieve(self, request, *args, **kwargs):
+        secret = self.get_object(self.envelope_class.prefetch(self.get_queryset(), True))
+        rendered = self.envelope(hydrate_param(request, True)).render(secret)
+        rendered["body"]["values"] = secret.read_values(request.user)
+        return Response(rendered)
+
+    def create(self, request, *args, **kwargs):
+        data = self.validated(request.data, self.create_schema)
+        values = {key: value for key, value in (data.get("values") or {}).items() if value is not None}
+        secret = self.save_or_conflict(lambda: self.perform_create(data, values), data)
+        rendered = self.render(secret)
+        rendered["body"]["values"] = values
+        return Response(rendered)
+
+    def perform_create(self, data, values):
+        secret = Secret.objects.create(
+            tenant=self.request.tenant,
+            user=self.request.user,
+            name=data["name"],
+            private=bool(data.get("private")),
+            backend=self.request.tenant.secrets_backend,
+        )
+        secret.write_values(values)
+        return secret
+
+    def perform_update(self, secret, data):
+        """`?patch_values=true` merges values (what the zenml client sends); without it they are replaced."""
+        for field in ("name", "private"):
+            if data.get(field) is not None:
+                setattr(secret, field, data[field])
+        secret.save()
+        if data.get("values") is not None:
+            secret.update_values(data["values"], replace=not self.patch_values())
+        return secret
+
+    def patch_values(self) -> bool:
+        raw = self.request.query_params.get("patch_values")
+        if raw in (None, ""):
+            return False
+        try:
+            return _to_bool(raw)
+        except ValueError:
+            raise invalid("patch_values", "Input should be a valid boolean", raw, "query") from None
+
+    def perform_destroy(self, secret):
+        secret.store.delete_values(secret)
+        secret.delete()
