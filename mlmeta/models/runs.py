@@ -85,16 +85,24 @@ class PipelineRun(ProjectOwnedModel):
 
     def update_status(self, status: str, reason: str | None = None, end_time=None) -> bool:
         """Apply a client-reported status unless it is late (the run already moved past it) or
-        the run is finished; returns whether anything changed."""
-        if not run_status.accepts(self.status, status):
-            return False
-        self.status = status
-        if reason is not None:
-            self.status_reason = reason
-        if status in ExecutionStatus.finished():
-            self.end_time = end_time or self.end_time or timezone.now()
-        self.save(update_fields=["status", "status_reason", "end_time", "updated"])
+        the run is finished; returns whether anything changed. Decided on the locked row, so a
+        status the steps just set is not overwritten by a stale copy."""
+        with transaction.atomic():
+            self.status, _, _ = self._lock()
+            if not run_status.accepts(self.status, status):
+                return False
+            self.status = status
+            if reason is not None:
+                self.status_reason = reason
+            if status in ExecutionStatus.finished():
+                self.end_time = end_time or self.end_time or timezone.now()
+            self.save(update_fields=["status", "status_reason", "end_time", "updated"])
         return True
+
+    def _lock(self) -> tuple[str, int | None, bool | None]:
+        """Lock the run's row; returns its current status and its snapshot's step count and kind."""
+        locked = type(self)._base_manager.select_for_update(of=("self",)).filter(pk=self.pk)
+        return locked.values_list("status", "snapshot__step_count", "snapshot__is_dynamic").get()
 
     def refresh_status(self) -> str:
         """Recompute the status from the steps (wire.md 9.1): a static pipeline's run completes
@@ -102,10 +110,7 @@ class PipelineRun(ProjectOwnedModel):
 
         The run row is locked first, so two steps finishing at once cannot both miss each other."""
         with transaction.atomic():
-            locked = type(self)._base_manager.select_for_update(of=("self",)).filter(pk=self.pk)
-            self.status, step_count, is_dynamic = locked.values_list(
-                "status", "snapshot__step_count", "snapshot__is_dynamic"
-            ).get()
+            self.status, step_count, is_dynamic = self._lock()
             rows = self.steps.values_list("name", "version", "status")
             statuses = run_status.latest_per_step(rows).values()
             expected = None if is_dynamic or step_count is None else step_count
@@ -126,17 +131,19 @@ class PipelineRun(ProjectOwnedModel):
 
     def request_stop(self, graceful: bool) -> None:
         """Stop the run: gracefully (steps in flight may finish) or at once (they are marked stopped)."""
-        if not self.in_progress:
-            return
         if graceful:
             self.update_status(ExecutionStatus.STOPPING)
             return
-        now = timezone.now()
-        unfinished = self.steps.exclude(status__in=ExecutionStatus.finished())
-        unfinished.update(status=ExecutionStatus.STOPPED, end_time=now, updated=now)
-        self.status = ExecutionStatus.STOPPED
-        self.end_time = now
-        self.save(update_fields=["status", "end_time", "updated"])
+        with transaction.atomic():
+            self.status, _, _ = self._lock()
+            if not self.in_progress:
+                return
+            now = timezone.now()
+            unfinished = self.steps.exclude(status__in=ExecutionStatus.finished())
+            unfinished.update(status=ExecutionStatus.STOPPED, end_time=now, updated=now)
+            self.status = ExecutionStatus.STOPPED
+            self.end_time = now
+            self.save(update_fields=["status", "end_time", "updated"])
 
     def save(self, *args, **kwargs):
         """New runs of a pipeline take the next index; the counter keeps concurrent creators apart."""
