@@ -229,6 +229,11 @@ CELERY_TIMEZONE = "UTC"
 MLMETA_ADMIN_USERNAME = read.str("MLMETA_ADMIN_USERNAME", "admin")
 MLMETA_ADMIN_PASSWORD = read.str("MLMETA_ADMIN_PASSWORD", "")
 MLMETA_DEFAULT_TENANT = read.str("MLMETA_DEFAULT_TENANT", "default")
+# Directories holding local artifact stores the server may read (visualizations, logs, downloads);
+# by default where ZenML clients on this machine put theirs.
+_zenml_stores = read.str("ZENML_LOCAL_STORES_PATH", str(Path.home() / ".config" / "zenml" / "local_stores"))
+MLMETA_LOCAL_ARTIFACT_ROOTS = read.list("MLMETA_LOCAL_ARTIFACT_ROOTS", [_zenml_stores])
+ARTIFACT_DOWNLOAD_TOKEN_SECONDS = read.positive_int("MLMETA_ARTIFACT_DOWNLOAD_TOKEN_SECONDS", 60)
 
 LOGGING = {
     "version": 1,
