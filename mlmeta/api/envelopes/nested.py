@@ -1,0 +1,49 @@
+"""Entities nested in other entities' `resources`, and envelopes that load page-wide data once."""
+
+from core.api.envelope import OwnedEnvelope
+
+
+def nested(envelope_class, obj) -> dict | None:
+    """The shape ZenML nests related entities in: body only, `metadata` and `resources` null."""
+    if obj is None:
+        return None
+    envelope = envelope_class()
+    data = {
+        "body": envelope.body(obj),
+        "metadata": None,
+        "resources": None,
+        "id": str(obj.pk),
+        "permission_denied": False,
+    }
+    if envelope.name_attr:
+        data["name"] = getattr(obj, envelope.name_attr)
+    return data
+
+
+class PageEnvelope(OwnedEnvelope):
+    """An envelope whose rendering needs rows outside the object (tags, metadata, ...): `load()`
+    fetches them for a whole page at once; a single `render()` loads them for its one object."""
+
+    resources_always = True
+
+    def __init__(self, request=None, hydrate: bool = False):
+        super().__init__(request, hydrate)
+        self.loaded: set = set()
+
+    def render_many(self, objects) -> list[dict]:
+        objects = list(objects)
+        self._load(objects)
+        return super().render_many(objects)
+
+    def render(self, obj) -> dict:
+        if obj.pk not in self.loaded:
+            self._load([obj])
+        return super().render(obj)
+
+    def _load(self, objects) -> None:
+        if objects:
+            self.load(objects)
+        self.loaded.update(obj.pk for obj in objects)
+
+    def load(self, objects) -> None:
+        """Fetch what `body`/`metadata`/`resources` need for `objects` (a page)."""

@@ -1,0 +1,264 @@
+"""Envelopes of pipeline runs, step runs and log records.
+
+Runs and steps carry `resources` even on non-hydrated lists, as the real server does; the
+related rows come from `select_related`/`prefetch_related` and page-wide loaders, so a page
+costs a fixed number of queries whatever its size.
+"""
+
+from collections import defaultdict
+
+from django.db.models import Prefetch
+
+from core.api.envelope import OwnedEnvelope, id_or_none
+from core.api.timestamps import ts
+from mlmeta.api.envelopes.artifacts import ArtifactVersionEnvelope
+from mlmeta.api.envelopes.common import TagEnvelope, run_metadata_by_resource, tags_by_resource
+from mlmeta.api.envelopes.models import ModelVersionEnvelope
+from mlmeta.api.envelopes.nested import PageEnvelope, nested
+from mlmeta.api.envelopes.pipelines import (
+    SNAPSHOT_HEAVY,
+    CodeReferenceEnvelope,
+    PipelineBuildEnvelope,
+    PipelineEnvelope,
+    ScheduleEnvelope,
+    SnapshotEnvelope,
+    without_packages,
+)
+from mlmeta.api.envelopes.stacks import StackEnvelope
+from mlmeta.choices import MetadataResourceType, TaggableResourceType
+from mlmeta.models import Logs, PipelineRun, PipelineSnapshot, StepRun, StepRunInput, StepRunOutput
+from tenants.api.envelopes import nested_user
+
+
+class LogsEnvelope(OwnedEnvelope):
+    name_attr = None
+    resources_always = True
+
+    def body(self, logs) -> dict:
+        return {**super().body(logs), "uri": logs.uri, "source": logs.source, **self.links(logs)}
+
+    def metadata(self, logs) -> dict:
+        return self.links(logs)
+
+    def resources(self, logs) -> dict:
+        return {"user": nested_user(logs.user)}
+
+    @staticmethod
+    def links(logs) -> dict:
+        return {
+            "step_run_id": id_or_none(logs.step_run_id),
+            "pipeline_run_id": id_or_none(logs.pipeline_run_id),
+            "artifact_store_id": id_or_none(logs.artifact_store_id),
+            "log_store_id": id_or_none(logs.log_store_id),
+            "hook_invocation_id": id_or_none(logs.hook_invocation_id),
+        }
+
+    @classmethod
+    def prefetch(cls, queryset, hydrate):
+        return queryset.select_related("user")
+
+
+class RunEnvelope(PageEnvelope):
+    def __init__(self, request=None, hydrate=False, include_python_packages=False, include_full_metadata=False):
+        super().__init__(request, hydrate)
+        self.include_python_packages = include_python_packages
+        self.include_full_metadata = include_full_metadata
+
+    def load(self, runs):
+        ids = [run.pk for run in runs]
+        self.tags = tags_by_resource(TaggableResourceType.PIPELINE_RUN, ids)
+        self.run_metadata = run_metadata_by_resource(MetadataResourceType.PIPELINE_RUN, ids) if self.hydrate else {}
+        if self.hydrate and self.include_full_metadata:
+            self.add_step_metadata(ids)
+
+    def add_step_metadata(self, run_ids):
+        """With `include_full_metadata`, step metadata joins the run's as `<step>::<key>`."""
+        steps = dict(StepRun.objects.filter(pipeline_run__in=run_ids).values_list("id", "name"))
+        runs_of = dict(StepRun.objects.filter(pipeline_run__in=run_ids).values_list("id", "pipeline_run_id"))
+        for step_id, values in run_metadata_by_resource(MetadataResourceType.STEP_RUN, list(steps)).items():
+            run_values = self.run_metadata.setdefault(runs_of[step_id], {})
+            run_values.update({f"{steps[step_id]}::{key}": value for key, value in values.items()})
+
+    def body(self, run) -> dict:
+        return {
+            **super().body(run),
+            "status": run.status,
+            "in_progress": run.in_progress,
+            "status_reason": run.status_reason,
+            "index": run.index,
+            "pipeline_id": id_or_none(run.pipeline_id),
+            "child_key": run.child_key,
+            "root_run_id": id_or_none(run.root_run_id),
+        }
+
+    def metadata(self, run) -> dict:
+        snapshot = run.snapshot
+        return {
+            "run_metadata": self.run_metadata.get(run.pk, {}),
+            "config": run_configuration(run),
+            "start_time": ts(run.start_time),
+            "end_time": ts(run.end_time),
+            "client_environment": self.environment(
+                run.client_environment or (snapshot and snapshot.client_environment)
+            ),
+            "orchestrator_environment": self.environment(run.orchestrator_environment),
+            "orchestrator_run_id": run.orchestrator_run_id,
+            "code_path": snapshot.code_path if snapshot else None,
+            "template_id": id_or_none(snapshot.template_id if snapshot else None),
+            "is_templatable": bool(snapshot and snapshot.build and not snapshot.build.is_local),
+            "trigger_info": run.trigger_info,
+            "enable_heartbeat": run.enable_heartbeat,
+            "exception_info": run.exception_info,
+            "trigger_execution_info": run.trigger_execution_info,
+        }
+
+    def environment(self, environment):
+        return (environment or {}) if self.include_python_packages else without_packages(environment)
+
+    def resources(self, run) -> dict:
+        snapshot = run.snapshot
+        return {
+            "user": nested_user(run.user),
+            "snapshot": nested(SnapshotEnvelope, snapshot),
+            "source_snapshot": nested(SnapshotEnvelope, run.source_snapshot),
+            "stack": nested(StackEnvelope, run.stack),
+            "pipeline": nested(PipelineEnvelope, run.pipeline),
+            "build": nested(PipelineBuildEnvelope, run.build),
+            "schedule": nested(ScheduleEnvelope, run.schedule),
+            "code_reference": nested(CodeReferenceEnvelope, snapshot.code_reference if snapshot else None),
+            "model_version": nested(ModelVersionEnvelope, run.model_version),
+            "tags": [TagEnvelope(self.request).render(tag) for tag in self.tags.get(run.pk, [])],
+            "log_collection": [nested(LogsEnvelope, logs) for logs in run.log_collection.all()],
+            "visualizations": [],
+            "trigger": None,
+            "original_run": nested(RunEnvelope, run.original_run),
+            "parent_run": nested(RunEnvelope, run.parent_run),
+            "active_wait_condition": None,
+            "outputs": {},
+        }
+
+    @classmethod
+    def prefetch(cls, queryset, hydrate):
+        queryset = queryset.select_related(
+            "user",
+            "snapshot__build",
+            "snapshot__code_reference__code_repository",
+            "source_snapshot__build",
+            "stack",
+            "pipeline",
+            "build",
+            "schedule",
+            "model_version__model",
+            "original_run",
+            "parent_run",
+        ).prefetch_related(Prefetch("log_collection", queryset=Logs.objects.order_by("created", "id")))
+        heavy = [f"snapshot__{field}" for field in SNAPSHOT_HEAVY]
+        heavy += [f"source_snapshot__{field}" for field in (*SNAPSHOT_HEAVY, "pipeline_configuration")]
+        heavy.append("source_snapshot__client_environment")
+        if not hydrate:
+            heavy += ["snapshot__pipeline_configuration", "snapshot__client_environment"]
+            heavy += ["client_environment", "orchestrator_environment"]
+        return queryset.defer(*heavy)
+
+
+def run_configuration(run) -> dict:
+    """The snapshot's pipeline configuration with the run's substitutions filled in."""
+    configuration = dict(run.snapshot.pipeline_configuration) if run.snapshot else {}
+    configuration["substitutions"] = run.substitutions()
+    return configuration
+
+
+def step_configuration(step, snapshot_steps: dict) -> tuple[dict, dict]:
+    """(config, spec) of a step: its snapshot entry (or its dynamic config), with the step's
+    substitutions filled in."""
+    source = step.dynamic_config or snapshot_steps.get(step.name) or {}
+    config = dict(source.get("config") or {})
+    config["substitutions"] = step.substitutions or config.get("substitutions") or {}
+    return config, source.get("spec") or {}
+
+
+class StepEnvelope(PageEnvelope):
+    def load(self, steps):
+        self.run_metadata, self.snapshot_of, self.snapshot_steps = {}, {}, {}
+        if not self.hydrate:
+            return
+        ids = [step.pk for step in steps]
+        self.run_metadata = run_metadata_by_resource(MetadataResourceType.STEP_RUN, ids)
+        run_ids = {step.pipeline_run_id for step in steps}
+        self.snapshot_of = dict(PipelineRun.objects.filter(pk__in=run_ids).values_list("id", "snapshot_id"))
+        snapshots = PipelineSnapshot.objects.filter(pk__in=set(self.snapshot_of.values()))
+        self.snapshot_steps = dict(snapshots.values_list("id", "step_configurations"))
+
+    def body(self, step) -> dict:
+        return {
+            **super().body(step),
+            "type": step.type,
+            "status": step.status,
+            "version": step.version,
+            "is_retriable": step.is_retriable,
+            "start_time": ts(step.start_time),
+            "end_time": ts(step.end_time),
+            "latest_heartbeat": ts(step.latest_heartbeat),
+            "model_version_id": id_or_none(step.model_version_id),
+            "resource_request_id": None,
+            "substitutions": step.substitutions or {},
+            "heartbeat_threshold": step.heartbeat_threshold,
+        }
+
+    def metadata(self, step) -> dict:
+        snapshot_id = self.snapshot_of.get(step.pipeline_run_id)
+        config, spec = step_configuration(step, self.snapshot_steps.get(snapshot_id) or {})
+        return {
+            "config": config,
+            "spec": spec,
+            "cache_key": step.cache_key,
+            "cache_expires_at": ts(step.cache_expires_at),
+            "code_hash": step.code_hash,
+            "docstring": step.docstring,
+            "source_code": step.source_code,
+            "exception_info": step.exception_info,
+            "snapshot_id": id_or_none(snapshot_id),
+            "pipeline_run_id": str(step.pipeline_run_id),
+            "original_step_run_id": id_or_none(step.original_step_run_id),
+            "parent_step_ids": [str(parent.pk) for parent in step.parents.all()],
+            "run_metadata": self.run_metadata.get(step.pk, {}),
+        }
+
+    def resources(self, step) -> dict:
+        return {
+            "user": nested_user(step.user),
+            "log_collection": [nested(LogsEnvelope, logs) for logs in step.logs.all()],
+            "model_version": nested(ModelVersionEnvelope, step.model_version),
+            "inputs": step_inputs(step),
+            "outputs": step_outputs(step),
+            "resource_request": None,
+        }
+
+    @classmethod
+    def prefetch(cls, queryset, hydrate):
+        links = {"artifact_version__artifact"}
+        queryset = queryset.select_related("user", "model_version__model").prefetch_related(
+            Prefetch("input_links", queryset=StepRunInput.objects.select_related(*links).order_by("created", "id")),
+            Prefetch("output_links", queryset=StepRunOutput.objects.select_related(*links).order_by("created", "id")),
+            Prefetch("logs", queryset=Logs.objects.order_by("created", "id")),
+        )
+        if hydrate:
+            queryset = queryset.prefetch_related(Prefetch("parents", queryset=StepRun.objects.only("id")))
+        return queryset
+
+
+def step_inputs(step) -> dict:
+    """{input name: [artifact version + how it was consumed]} (ZenML's StepRunInputResponse)."""
+    inputs = defaultdict(list)
+    for link in step.input_links.all():
+        item = nested(ArtifactVersionEnvelope, link.artifact_version)
+        item.update(input_type=link.type, index=len(inputs[link.name]), chunk_index=None, chunk_size=None)
+        inputs[link.name].append(item)
+    return dict(inputs)
+
+
+def step_outputs(step) -> dict:
+    outputs = defaultdict(list)
+    for link in step.output_links.all():
+        outputs[link.name].append(nested(ArtifactVersionEnvelope, link.artifact_version))
+    return dict(outputs)
