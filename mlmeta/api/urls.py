@@ -2,7 +2,18 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from mlmeta.api.views import metadata, models, tags
+from mlmeta.api.views.artifacts import ArtifactVersionViewSet, ArtifactViewSet
+from mlmeta.api.views.logs import LogsViewSet
+from mlmeta.api.views.pipelines import (
+    CodeRepositoryViewSet,
+    PipelineBuildViewSet,
+    PipelineViewSet,
+    ScheduleViewSet,
+    SnapshotViewSet,
+)
+from mlmeta.api.views.runs import RunViewSet
 from mlmeta.api.views.stacks import ComponentViewSet, FlavorViewSet, StackViewSet
+from mlmeta.api.views.steps import StepViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("stacks", StackViewSet, basename="stack")
@@ -29,4 +40,28 @@ urlpatterns += [
     path("model_versions/<str:model_version_id>/artifacts", models.model_version_artifacts),
     path("model_versions/<str:model_version_id>/artifacts/<str:link_name_or_id>", models.model_version_artifact),
     path("model_versions/<str:model_version_id>/runs/<str:link_name_or_id>", models.model_version_run),
+]
+
+# Pipelines, runs, steps and artifacts: collection paths that are not plain list/create first.
+pipeline_router = SimpleRouter(trailing_slash=False)
+pipeline_router.register("code_repositories", CodeRepositoryViewSet, basename="code-repository")
+pipeline_router.register("pipelines", PipelineViewSet, basename="pipeline")
+pipeline_router.register("pipeline_builds", PipelineBuildViewSet, basename="pipeline-build")
+pipeline_router.register("pipeline_snapshots", SnapshotViewSet, basename="pipeline-snapshot")
+pipeline_router.register("schedules", ScheduleViewSet, basename="schedule")
+pipeline_router.register("runs", RunViewSet, basename="run")
+pipeline_router.register("steps", StepViewSet, basename="step")
+pipeline_router.register("artifacts", ArtifactViewSet, basename="artifact")
+pipeline_router.register("artifact_versions", ArtifactVersionViewSet, basename="artifact-version")
+urlpatterns += [
+    path("logs", LogsViewSet.as_view({"post": "create"})),
+    path("logs/<str:pk>", LogsViewSet.as_view({"get": "retrieve", "put": "update"})),
+    path("logs/<str:pk>/entries", LogsViewSet.as_view({"get": "entries"})),
+    path("runs/<str:run_pk>/steps", StepViewSet.as_view({"get": "list"})),
+    path(
+        "artifact_versions",
+        ArtifactVersionViewSet.as_view({"get": "list", "post": "create", "delete": "prune"}),
+    ),
+    path("artifact_versions/batch", ArtifactVersionViewSet.as_view({"post": "batch"})),
+    *pipeline_router.urls,
 ]

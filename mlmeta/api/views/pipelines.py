@@ -1,0 +1,267 @@
+"""Pipelines and what a run is made from: code repositories, builds, schedules, snapshots."""
+
+import uuid
+
+from django.utils.dateparse import parse_duration
+from rest_framework.response import Response
+
+from core.api.timestamps import parse_ts
+from core.api.validation import invalid, parse_uuid
+from core.api.views import hydrate_param
+from mlmeta.api.envelopes.pipelines import (
+    CodeRepositoryEnvelope,
+    PipelineBuildEnvelope,
+    PipelineEnvelope,
+    ScheduleEnvelope,
+    SnapshotEnvelope,
+)
+from mlmeta.api.filtersets.pipelines import (
+    CodeRepositoryFilterSet,
+    PipelineBuildFilterSet,
+    PipelineFilterSet,
+    ScheduleFilterSet,
+    SnapshotFilterSet,
+)
+from mlmeta.api.views.scoped import ProjectScopedViewSet, bool_param
+from mlmeta.choices import TaggableResourceType
+from mlmeta.models import (
+    CodeReference,
+    CodeRepository,
+    Pipeline,
+    PipelineBuild,
+    PipelineSnapshot,
+    Schedule,
+    Stack,
+    StackComponent,
+)
+
+SNAPSHOT_FIELDS = (
+    "run_name_template",
+    "pipeline_configuration",
+    "client_environment",
+    "client_version",
+    "server_version",
+    "pipeline_version_hash",
+    "pipeline_spec",
+    "is_dynamic",
+    "description",
+    "source_code",
+    "code_path",
+)
+
+
+class CodeRepositoryViewSet(ProjectScopedViewSet):
+    model = CodeRepository
+    envelope_class = CodeRepositoryEnvelope
+    filterset_class = CodeRepositoryFilterSet
+    create_schema = "CodeRepositoryRequest"
+    update_schema = "CodeRepositoryUpdate"
+    label = "code repository"
+    unique_message = "Code repository with name `{name}` already exists in this project."
+
+    def perform_create(self, data):
+        return CodeRepository.objects.create(
+            project=self.project(data),
+            user=self.request.user,
+            name=data["name"],
+            config=data["config"],
+            source=data["source"],
+            logo_url=data.get("logo_url"),
+            description=data.get("description"),
+        )
+
+    def perform_update(self, repo, data):
+        for field in ("name", "config", "source", "logo_url", "description"):
+            if data.get(field) is not None:
+                setattr(repo, field, data[field])
+        repo.save()
+        return repo
+
+
+class PipelineViewSet(ProjectScopedViewSet):
+    model = Pipeline
+    envelope_class = PipelineEnvelope
+    filterset_class = PipelineFilterSet
+    create_schema = "PipelineRequest"
+    update_schema = "PipelineUpdate"
+    label = "pipeline"
+    tag_type = TaggableResourceType.PIPELINE
+    unique_message = "Pipeline with name `{name}` already exists in this project."
+
+    def perform_create(self, data):
+        pipeline = Pipeline.objects.create(
+            project=self.project(data), user=self.request.user, name=data["name"], description=data.get("description")
+        )
+        self.add_tags(pipeline, data.get("tags"))
+        return pipeline
+
+    def perform_update(self, pipeline, data):
+        if data.get("description") is not None:
+            pipeline.description = data["description"]
+            pipeline.save()
+        self.update_tags(pipeline, data)
+        return pipeline
+
+
+class PipelineBuildViewSet(ProjectScopedViewSet):
+    model = PipelineBuild
+    envelope_class = PipelineBuildEnvelope
+    filterset_class = PipelineBuildFilterSet
+    create_schema = "PipelineBuildRequest"
+    label = "pipeline build"
+    http_method_names = ["get", "post", "delete"]
+
+    def perform_create(self, data):
+        project = self.project(data)
+        values = {
+            field: data.get(field)
+            for field in ("zenml_version", "python_version", "duration", "checksum", "stack_checksum")
+        }
+        return PipelineBuild.objects.create(
+            project=project,
+            user=self.request.user,
+            pipeline=self.ref(Pipeline, data.get("pipeline"), "pipeline", "pipeline", project),
+            stack=self.ref(Stack, data.get("stack"), "stack", "stack"),
+            images=data.get("images") or {},
+            is_local=data["is_local"],
+            contains_code=data["contains_code"],
+            **values,
+        )
+
+
+def parse_interval(value):
+    """A schedule interval: ISO-8601 duration, `[DD] HH:MM:SS` or seconds, as pydantic accepts."""
+    if value is None:
+        return None
+    interval = None if isinstance(value, int | float) else parse_duration(str(value))
+    if interval is None:
+        try:
+            interval = parse_duration(f"PT{float(value)}S")
+        except ValueError:
+            raise invalid("interval_second", "Input should be a valid duration", value) from None
+    return interval
+
+
+class ScheduleViewSet(ProjectScopedViewSet):
+    model = Schedule
+    envelope_class = ScheduleEnvelope
+    filterset_class = ScheduleFilterSet
+    create_schema = "ScheduleRequest"
+    update_schema = "ScheduleUpdate"
+    label = "schedule"
+
+    def perform_create(self, data):
+        project = self.project(data)
+        return Schedule.objects.create(
+            project=project,
+            user=self.request.user,
+            name=data["name"],
+            active=data["active"],
+            cron_expression=data.get("cron_expression"),
+            start_time=self.time(data, "start_time"),
+            end_time=self.time(data, "end_time"),
+            interval_second=parse_interval(data.get("interval_second")),
+            catchup=bool(data.get("catchup")),
+            run_once_start_time=self.time(data, "run_once_start_time"),
+            orchestrator=self.ref(StackComponent, data.get("orchestrator_id"), "orchestrator_id", "stack component"),
+            pipeline=self.ref(Pipeline, data.get("pipeline_id"), "pipeline_id", "pipeline", project),
+        )
+
+    @staticmethod
+    def time(data, field):
+        try:
+            return parse_ts(data.get(field))
+        except ValueError:
+            raise invalid(field, "Input should be a valid datetime", data.get(field)) from None
+
+    def perform_update(self, schedule, data):
+        for field in ("name", "cron_expression", "active"):
+            if data.get(field) is not None:
+                setattr(schedule, field, data[field])
+        schedule.save()
+        return schedule
+
+    def perform_destroy(self, schedule):
+        if bool_param(self.request, "soft", False):
+            schedule.is_archived = True
+            schedule.active = False
+            schedule.save(update_fields=["is_archived", "active", "updated"])
+            return
+        super().perform_destroy(schedule)
+
+
+class SnapshotViewSet(ProjectScopedViewSet):
+    model = PipelineSnapshot
+    envelope_class = SnapshotEnvelope
+    filterset_class = SnapshotFilterSet
+    create_schema = "PipelineSnapshotRequest"
+    update_schema = "PipelineSnapshotUpdate"
+    label = "snapshot"
+    tag_type = TaggableResourceType.PIPELINE_SNAPSHOT
+    unique_message = "Snapshot with name `{name}` already exists for this pipeline."
+
+    def retrieve(self, request, *args, **kwargs):
+        hydrate = hydrate_param(request, True)
+        snapshot = self.get_object(SnapshotEnvelope.prefetch(self.get_queryset(), hydrate))
+        envelope = SnapshotEnvelope(
+            request,
+            hydrate,
+            step_names=request.query_params.getlist("step_configuration_filter") or None,
+            include_config_schema=bool_param(request, "include_config_schema", True),
+        )
+        return Response(envelope.render(snapshot))
+
+    def perform_create(self, data):
+        project = self.project(data)
+        pipeline = self.ref(Pipeline, data["pipeline"], "pipeline", "pipeline", project)
+        snapshot = PipelineSnapshot.objects.create(
+            project=project,
+            user=self.request.user,
+            pipeline=pipeline,
+            stack=self.ref(Stack, data["stack"], "stack", "stack"),
+            build=self.ref(PipelineBuild, data.get("build"), "build", "pipeline build", project),
+            schedule=self.ref(Schedule, data.get("schedule"), "schedule", "schedule", project),
+            source_snapshot=self.ref(PipelineSnapshot, data.get("source_snapshot"), "source_snapshot", "snapshot"),
+            code_reference=self.code_reference(project, data.get("code_reference")),
+            template_id=parse_uuid(data.get("template"), "template"),
+            name=self.claim_name(pipeline, data.get("name"), data.get("replace")),
+            step_configurations=data.get("step_configurations") or {},
+            **{field: data[field] for field in SNAPSHOT_FIELDS if data.get(field) is not None},
+        )
+        self.add_tags(snapshot, data.get("tags"))
+        return snapshot
+
+    def perform_update(self, snapshot, data):
+        if "name" in data:
+            snapshot.name = self.claim_name(snapshot.pipeline, data["name"], data.get("replace"), snapshot)
+        if data.get("description") is not None:
+            snapshot.description = data["description"]
+        snapshot.save()
+        self.update_tags(snapshot, data)
+        return snapshot
+
+    def code_reference(self, project, data):
+        if not data:
+            return None
+        repository = self.ref(CodeRepository, data["code_repository"], "code_reference", "code repository", project)
+        return CodeReference.objects.create(
+            project=project,
+            user=self.request.user,
+            code_repository=repository,
+            commit=data["commit"],
+            subdirectory=data["subdirectory"],
+        )
+
+    @staticmethod
+    def claim_name(pipeline, name, replace, snapshot=None):
+        """The snapshot's name: `True` asks for a generated one; `replace` takes a used name over."""
+        if name is True:
+            return f"{pipeline.name}-{uuid.uuid4().hex[:8]}"
+        if not name:
+            return None
+        if replace:
+            taken = PipelineSnapshot.objects.filter(pipeline=pipeline, name=name)
+            if snapshot is not None:
+                taken = taken.exclude(pk=snapshot.pk)
+            taken.update(name=None)
+        return name
