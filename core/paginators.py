@@ -12,4 +12,4 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list.values("pk")[: self.cap].count()
+        return self.object_list.order_by().values("pk")[: self.cap].count()

@@ -48,6 +48,7 @@ class ArtifactVersion(ProjectOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "project", "-created"], name="artversion_project_created"),
+            models.Index(fields=["tenant", "-created"], name="artversion_tenant_created"),
             models.Index(fields=["artifact", "-created"], name="artversion_artifact_created"),
         ]
 

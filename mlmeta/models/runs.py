@@ -58,6 +58,7 @@ class PipelineRun(ProjectOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "project", "-created"], name="run_project_created"),
+            models.Index(fields=["tenant", "-created"], name="run_tenant_created"),
             models.Index(fields=["pipeline", "-created"], name="run_pipeline_created"),
             models.Index(fields=["project", "status", "-created"], name="run_project_status_created"),
             models.Index(fields=["snapshot", "orchestrator_run_id"], name="run_snapshot_orchestrator"),
@@ -191,6 +192,7 @@ class StepRun(ProjectOwnedModel):
         indexes = [
             models.Index(fields=["project", "cache_key", "status", "-created"], name="step_cache_lookup"),
             models.Index(fields=["tenant", "project", "-created"], name="step_project_created"),
+            models.Index(fields=["tenant", "-created"], name="step_tenant_created"),
         ]
 
     def __str__(self):
