@@ -215,12 +215,14 @@ class Result:
 
 @dataclass
 class ZenmlClient:
-    """One client installation: its own ZENML_CONFIG_PATH and local stores, logged in by env vars."""
+    """One client installation: its own ZENML_CONFIG_PATH and local stores, logged in by env vars
+    (ZENML_STORE_API_KEY when api_key is given, else ZENML_STORE_USERNAME/PASSWORD)."""
 
     server: Server
     home: Path
     username: str = ADMIN_USERNAME
     password: str = ADMIN_PASSWORD
+    api_key: str | None = None
 
     def env(self) -> dict[str, str]:
         # No ZENML_* from outside, ZENML_DISABLE_CLIENT_SERVER_MISMATCH_WARNING included:
@@ -232,14 +234,16 @@ class ZenmlClient:
             ZENML_LOCAL_STORES_PATH=str(self.home / "stores"),
             ZENML_ANALYTICS_OPT_IN="false",
             ZENML_STORE_URL=self.server.url,
-            ZENML_STORE_USERNAME=self.username,
-            ZENML_STORE_PASSWORD=self.password,
             ZENML_LOGGING_COLORS_DISABLED="true",
             ZENML_ENABLE_RICH_TRACEBACK="false",
             NO_COLOR="1",
             COLUMNS="200",
             PYTHONUNBUFFERED="1",
         )
+        if self.api_key:
+            env["ZENML_STORE_API_KEY"] = self.api_key
+        else:
+            env.update(ZENML_STORE_USERNAME=self.username, ZENML_STORE_PASSWORD=self.password)
         return env
 
     def run(self, args: list[str], timeout: float) -> Result:
@@ -281,7 +285,8 @@ def zenml_venv() -> Path:
 
 @pytest.fixture(scope="session")
 def new_zenml_client(zenml_venv, mlmeta_server, tmp_path_factory):
-    """Makes a new client installation (fresh config and local stores); credentials may be overridden."""
+    """Makes a new client installation (fresh config and local stores); `username`, `password` or
+    `api_key` override the admin's credentials."""
 
     def make(**credentials) -> ZenmlClient:
         return ZenmlClient(mlmeta_server, tmp_path_factory.mktemp("zenml-client"), **credentials)
