@@ -84,7 +84,10 @@ def log_entries(logs) -> list[dict]:
     """The entries of a log record's file(s): ZenML writes JSON lines; plain lines are messages."""
     if not logs.uri:
         return []
-    path = local_path(logs.uri, logs.artifact_store)
+    try:
+        path = local_path(logs.uri, logs.artifact_store)
+    except EntityNotFound:  # nothing logged yet: the client creates the file on the first line
+        return []
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     entries = []
     for file in files:

@@ -242,3 +242,17 @@ def test_concurrent_batches_on_one_artifact_name_get_distinct_versions():
     total = workers * per_worker * 2
     assert sorted(int(n) for n in numbers) == list(range(1, total + 1))
     assert Artifact.objects.filter(tenant=tenant, name="shared").count() == 1
+
+
+def test_artifact_versions_page_takes_a_bounded_number_of_queries(zen, api, django_assert_max_num_queries):
+    visualizations = [{"type": "json", "uri": "/x.json"}]
+    for index in range(20):
+        zen.versions(f"a{index % 4}", tags=["t"], metadata={"k": index}, visualizations=visualizations)
+    with django_assert_max_num_queries(9):
+        page = api.get("/api/v1/artifact_versions?size=20").json()
+    assert len(page["items"]) == 20 and all(item["resources"]["tags"] for item in page["items"])
+    with django_assert_max_num_queries(11):
+        page = api.get("/api/v1/artifact_versions?size=20&hydrate=True").json()
+    assert all(item["metadata"]["visualizations"] for item in page["items"])
+    with django_assert_max_num_queries(8):
+        assert api.get("/api/v1/artifacts?size=20").json()["total"] == 4

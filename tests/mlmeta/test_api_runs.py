@@ -241,6 +241,14 @@ def test_run_logs_reads_the_local_log_file(zen, settings, tmp_path):
     assert [e["message"] for e in entries] == ["hello", "plain line"]
     assert entries[0]["level"] == "INFO" and entries[0]["id"]
     zen.call("get", f"/runs/{run['id']}/logs?source=nothing", status=404)
+    later = {
+        "id": "0b8e6b5e-2ab4-4a56-9c5f-1e7a1f7f0003",
+        "source": "orchestrator",
+        "uri": str(log_file.parent / "not-yet-written.log"),
+        "artifact_store_id": zen.artifact_store,
+    }
+    zen.call("put", f"/runs/{run['id']}", {"add_logs": [later]})
+    assert zen.call("get", f"/runs/{run['id']}/logs?logs_id={later['id']}") == []
 
 
 def test_run_statistics_groups_and_aggregates(zen):

@@ -205,3 +205,19 @@ def test_creating_a_step_for_another_tenants_run_is_refused(zen, running, outsid
     body = {**body, "pipeline_run_id": own_run["id"], "inputs": {"x": [data["id"]]}}
     assert client.post("/t/beta/api/v1/steps", body, format="json").status_code == 404
     assert not StepRun.objects.filter(name="sneak").exists()
+
+
+def test_steps_page_takes_a_bounded_number_of_queries(zen, api, django_assert_max_num_queries):
+    names = tuple(f"s{index}" for index in range(20))
+    run, _ = zen.run(zen.snapshot(zen.pipeline(), steps=names), "r", status="running", orchestrator_run_id="o")
+    previous = None
+    for name in names:
+        step = zen.step(run, name, inputs={"x": [previous["id"]]} if previous else {})
+        [previous] = zen.versions(f"out-{name}", tags=["t"])
+        zen.call("put", f"/steps/{step['id']}", {"outputs": {"output": [previous["id"]]}})
+    with django_assert_max_num_queries(10):
+        page = api.get(f"/api/v1/steps?size=20&pipeline_run_id={run['id']}").json()
+    assert len(page["items"]) == 20 and all(item["resources"]["outputs"] for item in page["items"])
+    with django_assert_max_num_queries(14):
+        page = api.get("/api/v1/steps?size=20&hydrate=True").json()
+    assert all(item["metadata"]["config"]["name"] == item["name"] for item in page["items"])

@@ -220,6 +220,10 @@ class ArtifactVersionViewSet(ProjectScopedViewSet):
         credential here (browsers follow the link without the API token), bound to this tenant
         and this artifact version."""
         pk = parse_uuid(pk, "artifact_version_id", "path")
+        if request.tenant is None:
+            raise EntityNotFound(
+                f"Unable to get artifact version with ID '{pk}': No artifact version with this ID found"
+            )
         try:
             claim = signing.TimestampSigner(salt=DOWNLOAD_SALT).unsign(
                 request.query_params.get("token", ""), max_age=settings.ARTIFACT_DOWNLOAD_TOKEN_SECONDS
