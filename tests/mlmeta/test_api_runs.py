@@ -410,3 +410,16 @@ def test_steps_finishing_together_complete_the_run():
 
     in_threads(len(names), finish)
     assert PipelineRun.objects.get(pk=run["id"]).status == "completed"
+
+
+def test_delete_run_removes_its_steps_tags_and_metadata(zen):
+    run, _ = zen.run(zen.snapshot(zen.pipeline()), "r", status="running", orchestrator_run_id="o", tags=["x"])
+    step = zen.step(run, "load")
+    for resource_type, resource_id in (("pipeline_run", run["id"]), ("step_run", step["id"])):
+        RunMetadata.objects.create(
+            project_id=zen.project, resource_type=resource_type, resource_id=resource_id, key="k", value=1, type="int"
+        )
+    assert zen.call("delete", f"/runs/{run['id']}") is None
+    zen.call("get", f"/runs/{run['id']}", status=404)
+    assert not StepRun.objects.exists() and not RunMetadata.objects.exists()
+    assert zen.call("get", "/tags?name=x")["items"][0]["name"] == "x"  # the tag itself stays

@@ -15,8 +15,8 @@ from mlmeta.api.filtersets.runs import RunFilterSet
 from mlmeta.api.statistics import run_statistics
 from mlmeta.api.views.logs import attach_logs, create_logs, entries_response
 from mlmeta.api.views.scoped import ProjectScopedViewSet, bool_param
-from mlmeta.choices import ExecutionStatus, TaggableResourceType
-from mlmeta.models import PipelineRun, PipelineSnapshot
+from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
+from mlmeta.models import PipelineRun, PipelineSnapshot, RunMetadata
 
 UPDATING_ACTIONS = {"stop": "update", "refresh": "update", "disable_heartbeat": "update"}
 
@@ -184,6 +184,11 @@ class RunViewSet(ProjectScopedViewSet):
         return Response(None)
 
     def perform_destroy(self, run):
-        tagging.forget_resources(self.tag_type, [run.pk])
+        """Steps, their links and log records go with the run (foreign keys); tags and metadata
+        point at it by id only, so they are removed here."""
+        step_ids = list(run.steps.values_list("pk", flat=True))
         with transaction.atomic():
+            tagging.forget_resources(self.tag_type, [run.pk])
+            RunMetadata.objects.filter(resource_type=MetadataResourceType.PIPELINE_RUN, resource_id=run.pk).delete()
+            RunMetadata.objects.filter(resource_type=MetadataResourceType.STEP_RUN, resource_id__in=step_ids).delete()
             run.delete()
