@@ -423,3 +423,16 @@ def test_delete_run_removes_its_steps_tags_and_metadata(zen):
     zen.call("get", f"/runs/{run['id']}", status=404)
     assert not StepRun.objects.exists() and not RunMetadata.objects.exists()
     assert zen.call("get", "/tags?name=x")["items"][0]["name"] == "x"  # the tag itself stays
+
+
+def test_include_full_metadata_adds_the_steps_metadata(zen):
+    run, _ = zen.run(zen.snapshot(zen.pipeline()), "r", status="running", orchestrator_run_id="o")
+    step = zen.step(run, "load")
+    RunMetadata.objects.create(
+        project_id=zen.project, resource_type="step_run", resource_id=step["id"], key="rows", value=10, type="int"
+    )
+    assert zen.call("get", f"/runs/{run['id']}?include_full_metadata=False")["metadata"]["run_metadata"] == {}
+    full = zen.call("get", f"/runs/{run['id']}?include_full_metadata=True")
+    assert full["metadata"]["run_metadata"] == {"load::rows": 10}
+    packages = zen.call("get", f"/runs/{run['id']}?include_python_packages=True")["metadata"]["client_environment"]
+    assert packages["python_packages"] == "zenml==0.98.0"
