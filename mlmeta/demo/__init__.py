@@ -1,10 +1,12 @@
 """Demo data for a tenant's default project: realistic pipelines, runs, artifacts and models,
 fast enough to generate a benchmark-sized store (`manage.py seed_demo`)."""
 
+import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from django.db import connection
 from django.utils import timezone
 
 from mlmeta.demo.fixtures import ensure_fixtures
@@ -39,10 +41,28 @@ def seed_demo(
     fixtures = ensure_fixtures(project, user)
     planned = plan_runs(rng, runs, days, now)
     writer = RunWriter(fixtures, rng, now)
-    for start in range(0, len(planned), batch_size):
-        chunk = planned[start : start + batch_size]
-        writer.write(chunk)
-        if progress:
-            progress(len(chunk))
+    with _large_sqlite_cache():
+        for start in range(0, len(planned), batch_size):
+            chunk = planned[start : start + batch_size]
+            writer.write(chunk)
+            if progress:
+                progress(len(chunk))
     writer.finish()
     return DemoResult(runs=len(planned), rows=writer.rows)
+
+
+@contextlib.contextmanager
+def _large_sqlite_cache(megabytes: int = 256) -> Iterator[None]:
+    """Random UUID keys spread inserts over every index page; with SQLite's default 2 MB page
+    cache a large store is re-read from the file for each batch."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        previous = cursor.execute("PRAGMA cache_size").fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = {-megabytes * 1024}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")

@@ -23,12 +23,13 @@ from mlmeta.models import (
     TagResource,
 )
 from mlmeta.seeding import seed_tenant
+from tenants.models import Project, User
 
 
 @dataclass
 class Fixtures:
-    project: object
-    user: object
+    project: Project
+    user: User | None
     stack: Stack
     orchestrator: StackComponent
     artifact_store: StackComponent
