@@ -109,6 +109,8 @@ class PipelineSnapshot(ProjectOwnedModel):
     run_name_template = models.CharField(max_length=255)
     pipeline_configuration = models.JSONField(default=dict)
     step_configurations = models.JSONField(default=dict, blank=True)
+    # jsonb (PostgreSQL) sorts object keys; the client runs steps in the order it sent them.
+    step_order = models.JSONField(default=list, blank=True, editable=False)
     step_count = models.PositiveIntegerField(default=0, editable=False)
     client_environment = models.JSONField(default=dict, blank=True)
     client_version = models.CharField(max_length=64, blank=True, null=True)
@@ -129,6 +131,15 @@ class PipelineSnapshot(ProjectOwnedModel):
     def __str__(self):
         return self.name or f"snapshot {str(self.pk)[:8]}"
 
+    def ordered_step_configurations(self) -> dict:
+        """The step configurations in the order the client compiled them."""
+        configurations = self.step_configurations or {}
+        order = [name for name in self.step_order if name in configurations]
+        return {name: configurations[name] for name in order + [n for n in configurations if n not in order]}
+
     def save(self, *args, **kwargs):
-        self.step_count = len(self.step_configurations or {})
+        configurations = self.step_configurations or {}
+        if set(self.step_order) != set(configurations):
+            self.step_order = list(configurations)
+        self.step_count = len(configurations)
         super().save(*args, **kwargs)

@@ -85,6 +85,10 @@ def test_snapshot_echoes_the_recorded_request(zen):
         assert snapshot["metadata"][key] == expected["metadata"][key], key
     assert sorted(snapshot["resources"]) == sorted(expected["resources"])
     assert PipelineSnapshot.objects.get(pk=snapshot["id"]).step_count == 2
+    # The client runs steps in this order; PostgreSQL's jsonb would sort the keys.
+    assert list(snapshot["metadata"]["step_configurations"]) == ["produce", "consume"]
+    again = zen.call("get", f"/pipeline_snapshots/{snapshot['id']}")
+    assert list(again["metadata"]["step_configurations"]) == ["produce", "consume"]
     fetched = zen.call("get", f"/pipeline_snapshots/{snapshot['id']}?step_configuration_filter=produce")
     assert list(fetched["metadata"]["step_configurations"]) == ["produce"]
     assert "python_packages" not in fetched["metadata"]["client_environment"]

@@ -176,7 +176,7 @@ class SnapshotEnvelope(PageEnvelope):
         }
 
     def metadata(self, snapshot) -> dict:
-        steps = snapshot.step_configurations or {}
+        steps = snapshot.ordered_step_configurations()
         if self.step_names is not None:
             steps = {name: step for name, step in steps.items() if name in self.step_names}
         return {
