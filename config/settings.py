@@ -56,7 +56,8 @@ SECRETS_ENCRYPTION_KEYS = parse_key_list(
 # Where secret values are kept, by the backend name a tenant (and each secret) records.
 SECRETS_BACKENDS = {"sql": "secrets_app.backends.sql.SqlBackend"}
 
-DEBUG = read.bool("DEBUG", not PRODUCTION)
+# Off unless asked for: `make run` is a real server, and debug pages show settings and tracebacks.
+DEBUG = read.bool("DEBUG", False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be false when MLMETA_ENV=production.")
 ALLOWED_HOSTS = read.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])

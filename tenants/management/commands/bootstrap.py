@@ -34,6 +34,16 @@ class Command(BaseCommand):
             tenant = self.ensure_tenant(org)
             if not options["no_admin"]:
                 self.ensure_admin(tenant)
+        if not options["no_admin"]:
+            self.print_login()
+
+    def print_login(self) -> None:
+        if settings.MLMETA_ADMIN_PASSWORD:
+            where = "the password in MLMETA_ADMIN_PASSWORD"
+        else:
+            where = f"the password in {settings.VAR_DIR / PASSWORD_FILE}"
+        username = settings.MLMETA_ADMIN_USERNAME
+        self.stdout.write(self.style.SUCCESS(f"Log in at {settings.SERVER_URL}/login as '{username}' with {where}."))
 
     def report(self, created: bool, what: str, detail: str = "") -> None:
         label = self.style.SUCCESS("created") if created else "found  "
