@@ -82,7 +82,7 @@ class DeviceViewSet(ZenViewSet):
         """A device of the tenant, owned by nobody yet, addressed by id plus its user code."""
         queryset = OAuthDevice.objects.restrict(self.request.user, "update").filter(tenant=self.request.tenant)
         device = self.get_object(queryset.select_related("user"))
-        if device.user_id not in (None, self.request.user.pk) or not device.user_code_matches(user_code):
+        if not device.shown_to(self.request.user, user_code):
             raise EntityNotFound(f"Unable to get OAuth2 device with ID '{device.pk}': invalid user code")
         return device
 

@@ -79,12 +79,23 @@ class OAuthDevice(TenantOwnedModel):
     def device_code_matches(self, device_code: str) -> bool:
         return hmac.compare_digest(_digest(device_code or ""), self.device_code_hash)
 
-    def verify(self, user, user_code: str, trusted: bool) -> None:
-        """The user confirms in the browser that this device is theirs."""
+    def shown_to(self, user, user_code: str) -> bool:
+        """Whether `user` may look at this device by its user code: unclaimed or theirs, and the code matches.
+
+        Looking does not count as a failed attempt; only `verify()` does.
+        """
+        return self.user_id in (None, user.pk) and self.user_code_matches(user_code)
+
+    def check_verifiable(self) -> None:
+        """Raise DeviceError unless the device still waits for a user to verify it."""
         if self.status != OAuthDeviceStatus.PENDING:
             raise DeviceError("invalid_request", "Invalid request: device not pending.")
         if self.expired:
             raise DeviceError("expired_token", "Invalid request: device verification expired.")
+
+    def verify(self, user, user_code: str, trusted: bool) -> None:
+        """The user confirms in the browser that this device is theirs (the API and the dashboard)."""
+        self.check_verifiable()
         if not self.user_code_matches(user_code):
             self.failed_auth_attempts += 1
             if self.failed_auth_attempts >= self.MAX_FAILED_ATTEMPTS:
