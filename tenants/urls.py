@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from tenants import views
 from tenants.forms import LoginForm
 
 urlpatterns = [
@@ -10,4 +11,6 @@ urlpatterns = [
         name="login",
     ),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("devices/verify", views.DeviceVerifyView.as_view(), name="device-verify"),
+    path("devices/<uuid:pk>/revoke", views.DeviceRevokeView.as_view(), name="device-revoke"),
 ]

@@ -1,8 +1,20 @@
+import uuid
+
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q
 from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
 
 from tenants import rbac
+from tenants.choices import OAuthDeviceStatus
+from tenants.forms import NO_SUCH_DEVICE, DeviceVerificationForm, device_refusal
+from tenants.models import DeviceError, OAuthDevice
 
 
 class TenantViewMixin(LoginRequiredMixin):
@@ -31,3 +43,75 @@ class TenantViewMixin(LoginRequiredMixin):
             type(self.request.tenant).objects.filter(active=True), self.request.user
         )
         return context
+
+
+class DeviceVerifyView(TenantViewMixin, TemplateView):
+    """Where `zenml login URL` sends its user (`verification_uri_complete`) to approve the device,
+    with the user's devices in use below."""
+
+    template_name = "tenants/device_verify.html"
+    action = "update"
+    listed = 10
+
+    def get(self, request, *args, **kwargs):
+        raw_id, user_code = request.GET.get("device_id"), request.GET.get("user_code", "")
+        device = self.lookup(raw_id)
+        problem, status = None, 200
+        if raw_id is not None and device is None:
+            problem, status = NO_SUCH_DEVICE, 404
+        elif device is not None:
+            try:
+                device.check_verifiable()
+            except DeviceError as exc:
+                problem = device_refusal(exc, device, request.user)
+        form = None if problem or device is None else self.form(initial={"device_id": raw_id, "user_code": user_code})
+        context = self.get_context_data(form=form, device=self.shown(device, user_code), problem=problem)
+        return self.render_to_response(context, status=status)
+
+    def post(self, request, *args, **kwargs):
+        form = self.form(data=request.POST)
+        if form.is_valid() and form.verify():
+            context = self.get_context_data(device=form.device)
+            return TemplateResponse(request, "tenants/device_verified.html", context)
+        device = self.shown(form.device, request.POST.get("user_code", ""))
+        return self.render_to_response(self.get_context_data(form=form, device=device), status=400)
+
+    def form(self, **kwargs) -> DeviceVerificationForm:
+        return DeviceVerificationForm(devices=self.restrict(OAuthDevice), user=self.request.user, **kwargs)
+
+    def lookup(self, raw_id) -> OAuthDevice | None:
+        try:
+            pk = uuid.UUID(str(raw_id))
+        except ValueError:
+            return None
+        return self.restrict(OAuthDevice).filter(pk=pk).first()
+
+    def shown(self, device, user_code) -> OAuthDevice | None:
+        """The device, if the code in hand entitles the user to see its details."""
+        return device if device is not None and device.shown_to(self.request.user, user_code) else None
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        in_use = self.restrict(OAuthDevice, "delete").filter(
+            Q(expires__isnull=True) | Q(expires__gt=timezone.now()),
+            user=self.request.user,
+            status__in=[OAuthDeviceStatus.VERIFIED, OAuthDeviceStatus.ACTIVE],
+        )
+        context["devices"] = in_use.order_by(F("last_login").desc(nulls_last=True), "-created")[: self.listed]
+        return context
+
+
+class DeviceRevokeView(TenantViewMixin, View):
+    """Log a device of the user out: deleted as by `DELETE /api/v1/devices/{id}`, its tokens stop working."""
+
+    action = "delete"
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        device = self.restrict(OAuthDevice).filter(user=request.user, pk=pk).first()
+        if device is None:
+            messages.error(request, "You have no such device in this tenant.")
+        else:
+            device.delete()
+            messages.success(request, f"Revoked {device}: its tokens no longer work.")
+        return redirect("device-verify")
