@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
 from core.paginators import CappedCountPaginator
+from tenants import rbac
 from tenants.admin_base import (
     RestrictedAdminMixin,
     RestrictedModelAdmin,
@@ -116,6 +117,8 @@ class MembershipAdmin(RestrictedModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
+        if not (_is_operator(request) or (obj is not None and rbac.is_tenant_admin(request.user, obj.tenant))):
+            fields = [*fields, "is_admin"]  # members may not make themselves admins
         return fields if obj is None else [*fields, "member"]
 
     @admin.display(description="member", ordering="member__username")

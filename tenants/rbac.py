@@ -60,3 +60,15 @@ def may_use_tenant(user, tenant) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return _is_operator(user) or tenant.pk in tenant_ids(user)
+
+
+def is_tenant_admin(user, tenant) -> bool:
+    """Whether `user` administers `tenant` (its users and settings): operators, and members whose
+    membership is an admin one."""
+    if not may_use_tenant(user, tenant):
+        return False
+    if _is_operator(user):
+        return True
+    from tenants.models import Membership
+
+    return Membership.objects.filter(tenant=tenant, member_id=user.pk, is_admin=True).exists()

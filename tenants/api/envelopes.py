@@ -1,9 +1,11 @@
 from core.api.envelope import Envelope, id_or_none
 from core.api.timestamps import ts
+from tenants.models import Membership
 
 
 class UserEnvelope(Envelope):
     name_attr = "username"
+    _admin_ids: set | None = None
 
     def body(self, user) -> dict:
         return {
@@ -14,10 +16,21 @@ class UserEnvelope(Envelope):
             "full_name": user.full_name,
             "email_opted_in": user.email_opted_in,
             "is_service_account": user.is_service_account,
-            "is_admin": user.is_superuser,
+            "is_admin": self.is_admin(user),
             "default_project_id": None,
             "avatar_url": user.avatar_url,
         }
+
+    def is_admin(self, user) -> bool:
+        """Operators, and the admins of the request's tenant (one query per envelope). Users nested
+        in other entities are rendered without a request and report operator status only."""
+        tenant = getattr(self.request, "tenant", None)
+        if user.is_superuser or tenant is None:
+            return user.is_superuser
+        if self._admin_ids is None:
+            admins = Membership.objects.filter(tenant=tenant, is_admin=True)
+            self._admin_ids = set(admins.values_list("member_id", flat=True))
+        return user.pk in self._admin_ids
 
     def metadata(self, user) -> dict:
         return {

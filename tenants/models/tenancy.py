@@ -98,9 +98,12 @@ class Project(TenantOwnedModel):
 
 
 class Membership(TenantOwnedModel):
-    """A user's membership of a tenant. Roles arrive with RBAC; membership alone grants access now."""
+    """A user's membership of a tenant. Roles arrive with RBAC; membership alone grants access now,
+    and `is_admin` marks the tenant's admins (ZenML's `is_admin` users: they manage its users and
+    settings)."""
 
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    is_admin = models.BooleanField(default=False, help_text="Manages the tenant's users and settings.")
 
     class Meta(TenantOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["tenant", "member"], name="membership_unique")]
