@@ -1,8 +1,9 @@
 """Creating tenants: the one code path shared by the management commands, the admin and the API."""
 
 from django.db import transaction
+from django.db.models import Q
 
-from tenants.models import Membership, Organization, Project, Tenant
+from tenants.models import Membership, Organization, Project, Tenant, User
 from tenants.signals import tenant_created, tenant_repair
 
 DEFAULT_ORGANIZATION = "default"
@@ -56,3 +57,45 @@ def repair_tenant(tenant: Tenant) -> dict[str, int]:
         for _receiver, result in tenant_repair.send(sender=Tenant, tenant=tenant):
             created.update(result or {})
     return created
+
+
+# ZenML's server settings and the tenant fields that keep them. `enable_analytics` is accepted and
+# ignored: MLMeta sends no analytics.
+SETTINGS_FIELDS = {
+    "server_name": "name",
+    "logo_url": "logo_url",
+    "display_announcements": "display_announcements",
+    "display_updates": "display_updates",
+}
+
+
+def update_settings(tenant: Tenant, data: dict) -> Tenant:
+    """Apply the given (non-null) ZenML server settings to the tenant; raises ValidationError."""
+    changed = [field for key, field in SETTINGS_FIELDS.items() if data.get(key) is not None]
+    for key, field in SETTINGS_FIELDS.items():
+        if data.get(key) is not None:
+            setattr(tenant, field, data[key])
+    tenant.full_clean(exclude=["organization"], validate_unique=False, validate_constraints=False)
+    tenant.save(update_fields=[*changed, "updated"])
+    return tenant
+
+
+def has_admin(tenant: Tenant) -> bool:
+    """Whether an active member administers the tenant: an admin membership or an operator."""
+    admins = Membership.objects.filter(tenant=tenant, member__is_active=True)
+    return admins.filter(Q(is_admin=True) | Q(member__is_superuser=True)).exists()
+
+
+def activate(tenant: Tenant, user: User, settings: dict) -> bool:
+    """ZenML's first-run activation, for a tenant nobody administers yet: save `user` (unsaved,
+    password set) as its first admin and apply `settings`. Returns False, changing nothing, when
+    the tenant already has an admin; the tenant row is locked, so concurrent requests cannot
+    both win."""
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if has_admin(tenant):
+            return False
+        user.save()
+        Membership.objects.create(tenant=tenant, member=user, user=user, is_admin=True)
+        update_settings(tenant, settings)
+    return True

@@ -1,10 +1,10 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from tenants.api import devices, service_accounts, views
+from tenants.api import devices, server, service_accounts, users, views
 
 router = SimpleRouter(trailing_slash=False)
-router.register("users", views.UserViewSet, basename="user")
+router.register("users", users.UserViewSet, basename="user")
 router.register("projects", views.ProjectViewSet, basename="project")
 router.register("service_accounts", service_accounts.ServiceAccountViewSet, basename="service-account")
 api_keys = service_accounts.APIKeyViewSet
@@ -13,11 +13,12 @@ ITEM = {"get": "retrieve", "put": "update", "delete": "destroy"}
 urlpatterns = [
     path("info", views.info, name="api-info"),
     path("version", views.version, name="api-version"),
-    path("settings", views.server_settings, name="api-settings"),
+    path("settings", server.server_settings, name="api-settings"),
+    path("activate", server.activate, name="api-activate"),
     path("login", views.LoginView.as_view(), name="api-login"),
     path("logout", views.logout, name="api-logout"),
     path("api_token", views.api_token, name="api-token"),
-    path("current-user", views.current_user, name="api-current-user"),
+    path("current-user", users.current_user, name="api-current-user"),
     path("service_accounts/<str:service_account_id>/api_keys", api_keys.as_view({"get": "list", "post": "create"})),
     path("service_accounts/<str:service_account_id>/api_keys/<str:pk>", api_keys.as_view(ITEM)),
     path("service_accounts/<str:service_account_id>/api_keys/<str:pk>/rotate", api_keys.as_view({"put": "rotate"})),

@@ -1,4 +1,4 @@
-"""Server info, authentication and the tenant-level resources of the ZenML API."""
+"""Server info, authentication and projects of the ZenML API."""
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -13,13 +13,13 @@ from rest_framework.views import APIView
 from core.api.exceptions import CredentialsNotValid, EntityNotFound, IllegalOperationError
 from core.api.timestamps import ts
 from core.api.validation import invalid, parse_uuid
-from core.api.views import ZenViewSet, hydrate_param
+from core.api.views import ZenViewSet
 from tenants import rbac, tokens
 from tenants.api import grants
-from tenants.api.envelopes import ProjectEnvelope, UserEnvelope
-from tenants.api.filtersets import ProjectFilterSet, UserFilterSet
+from tenants.api.envelopes import ProjectEnvelope
+from tenants.api.filtersets import ProjectFilterSet
 from tenants.authentication import cookie_name
-from tenants.models import Project, User
+from tenants.models import Project
 
 PASSWORD_GRANT = "password"
 API_KEY_GRANT = "zenml-api-key"
@@ -70,24 +70,6 @@ def info(request):
 @permission_classes([AllowAny])
 def version(request):
     return Response(settings.ZENML_API_VERSION)
-
-
-@api_view(["GET"])
-def server_settings(request):
-    tenant = request.tenant
-    body = {
-        "server_id": str(tenant.pk),
-        "server_name": tenant.name,
-        "logo_url": tenant.logo_url,
-        "active": tenant.active,
-        "enable_analytics": False,
-        "display_announcements": tenant.display_announcements,
-        "display_updates": tenant.display_updates,
-        "last_user_activity": ts(tenant.last_user_activity or tenant.updated),
-        "updated": ts(tenant.updated),
-    }
-    hydrate = hydrate_param(request, False)
-    return Response({"body": body, "metadata": {} if hydrate else None, "resources": {} if hydrate else None})
 
 
 def token_response(token: str, **extra) -> dict:
@@ -184,39 +166,6 @@ def api_token(request):
             raise invalid("pipeline_run_id", "A workload token needs pipeline_run_id", None, "query")
         return Response(tokens.issue(request.user, request.tenant, pipeline_run_id=run_id, **inherited))
     raise invalid("token_type", "Input should be 'generic' or 'workload'", token_type, "query")
-
-
-@api_view(["GET"])
-def current_user(request):
-    return Response(UserEnvelope(request, hydrate_param(request, True)).render(request.user))
-
-
-class UserViewSet(ZenViewSet):
-    model = User
-    envelope_class = UserEnvelope
-    filterset_class = UserFilterSet
-    label = "user"
-
-    def get_queryset(self):
-        members = User.objects.restrict(self.request.user).filter(
-            memberships__tenant=self.request.tenant, is_service_account=False
-        )
-        return members.distinct()
-
-    def get_object(self, queryset=None):
-        """Users may be addressed by id or by name."""
-        raw = self.kwargs[self.lookup_url_kwarg]
-        queryset = queryset if queryset is not None else self.get_queryset()
-        try:
-            return super().get_object(queryset)
-        except Exception:
-            user = queryset.filter(username=raw).first()
-            if user is None:
-                raise EntityNotFound(f"Unable to get user with name or ID '{raw}': No user found") from None
-            return user
-
-    def create(self, request, *args, **kwargs):
-        raise IllegalOperationError("Create users with `manage.py create_user` or the control-plane API.")
 
 
 class ProjectViewSet(ZenViewSet):
