@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from mlmeta.choices import StackComponentType
 from mlmeta.models import Flavor, Stack, StackComponent
@@ -49,6 +50,25 @@ def seed_flavors(tenant) -> int:
     ]
     Flavor.objects.bulk_create(missing)
     return len(missing)
+
+
+def sync_flavors(tenant) -> int:
+    """ZenML's flavor sync: built-in flavors are reset to what this version ships (missing ones
+    created, ones it no longer ships removed); custom flavors stay. Returns the number created."""
+    specs = {(spec["type"], spec["name"]): spec for spec in builtin_flavors()}
+    with transaction.atomic():
+        builtins = list(Flavor.objects.select_for_update().filter(tenant=tenant, is_custom=False))
+        gone = [flavor.pk for flavor in builtins if (flavor.type, flavor.name) not in specs]
+        Flavor.objects.filter(pk__in=gone).delete()
+        kept = [flavor for flavor in builtins if flavor.pk not in set(gone)]
+        now = timezone.now()
+        for flavor in kept:
+            for field, value in specs[(flavor.type, flavor.name)].items():
+                setattr(flavor, field, copy.deepcopy(value))
+            flavor.updated = now
+        fields = sorted({field for spec in specs.values() for field in spec} - {"type", "name"} | {"updated"})
+        Flavor.objects.bulk_update(kept, fields)
+        return seed_flavors(tenant)
 
 
 def seed_default_stack(tenant) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from mlmeta.api.views import metadata, models, tags
+from mlmeta.api.views import metadata, models, server, tags
 from mlmeta.api.views.artifacts import ArtifactVersionViewSet, ArtifactViewSet
 from mlmeta.api.views.logs import LogsViewSet
 from mlmeta.api.views.pipelines import (
@@ -28,6 +28,9 @@ urlpatterns = router.urls
 LIST_CREATE = {"get": "list", "post": "create"}
 urlpatterns += [
     path("run-metadata", metadata.run_metadata, name="api-run-metadata"),
+    path("component-types", server.component_types, name="api-component-types"),
+    path("statistics", server.server_statistics, name="api-statistics"),
+    path("projects/<str:project_name_or_id>/statistics", server.project_statistics, name="api-project-statistics"),
     path("tag_resources", tags.tag_resources, name="api-tag-resources"),
     path("tag_resources/batch", tags.tag_resources_batch, name="api-tag-resources-batch"),
     path(

@@ -1,12 +1,16 @@
 import jsonschema
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from core.api.exceptions import EntityExistsError, EntityNotFound, IllegalOperationError
 from core.api.validation import invalid, parse_uuid
 from core.api.views import ZenViewSet
+from mlmeta import seeding
 from mlmeta.api.envelopes.stacks import ComponentEnvelope, FlavorEnvelope, StackEnvelope
 from mlmeta.api.filtersets.stacks import ComponentFilterSet, FlavorFilterSet, StackFilterSet
 from mlmeta.choices import StackComponentType
 from mlmeta.models import Flavor, Stack, StackComponent
+from tenants import rbac
 
 REQUIRED_STACK_COMPONENTS = (StackComponentType.ORCHESTRATOR, StackComponentType.ARTIFACT_STORE)
 FLAVOR_FIELDS = (
@@ -46,6 +50,13 @@ class FlavorViewSet(ZenViewSet):
                 setattr(flavor, field, data[field])
         flavor.save()
         return flavor
+
+    @action(detail=False, methods=["patch"])
+    def sync(self, request):
+        if not rbac.is_tenant_admin(request.user, request.tenant):
+            raise IllegalOperationError("Only the tenant's admins may sync its flavors.")
+        seeding.sync_flavors(request.tenant)
+        return Response(None)
 
     def perform_destroy(self, flavor):
         if not flavor.is_custom:
