@@ -1,13 +1,24 @@
-"""Pipelines and what a run is made from: code repositories, builds, schedules, snapshots."""
+"""Pipelines and what a run is made from: code repositories, builds, schedules, snapshots (with
+their pruning and code downloads)."""
 
 import uuid
 
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.http import FileResponse
 from django.utils.dateparse import parse_duration
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from core.api.exceptions import EntityNotFound, IllegalOperationError, ZenError
 from core.api.timestamps import parse_ts
 from core.api.validation import invalid, parse_uuid
 from core.api.views import hydrate_param
+from mlmeta import artifact_files, tagging
+from mlmeta.api import references
 from mlmeta.api.envelopes.pipelines import (
     CodeRepositoryEnvelope,
     PipelineBuildEnvelope,
@@ -23,18 +34,21 @@ from mlmeta.api.filtersets.pipelines import (
     SnapshotFilterSet,
 )
 from mlmeta.api.views.scoped import ProjectScopedViewSet, bool_param
-from mlmeta.choices import TaggableResourceType
+from mlmeta.choices import StackComponentType, TaggableResourceType
 from mlmeta.models import (
     CodeReference,
     CodeRepository,
     Pipeline,
     PipelineBuild,
+    PipelineRun,
     PipelineSnapshot,
     Schedule,
     Stack,
     StackComponent,
 )
 
+CODE_SALT = "mlmeta.snapshot-code-download"
+PRUNE_BATCH = 1000
 SNAPSHOT_FIELDS = (
     "run_name_template",
     "pipeline_configuration",
@@ -127,6 +141,16 @@ class PipelineBuildViewSet(ProjectScopedViewSet):
             contains_code=data["contains_code"],
             **values,
         )
+
+
+def code_store(snapshot):
+    """The artifact store holding the snapshot's code archive; 400 when it has none."""
+    store = None
+    if snapshot.code_path and snapshot.stack is not None:
+        store = snapshot.stack.components.filter(type=StackComponentType.ARTIFACT_STORE).first()
+    if store is None:
+        raise ZenError(f"Snapshot {snapshot.pk} has no code archive in an artifact store.")
+    return store
 
 
 def parse_interval(value):
@@ -251,6 +275,68 @@ class SnapshotViewSet(ProjectScopedViewSet):
             commit=data["commit"],
             subdirectory=data["subdirectory"],
         )
+
+    # --- pruning -----------------------------------------------------------------------------
+    def action_name(self) -> str:
+        return "delete" if self.action == "prune" else super().action_name()
+
+    @action(detail=False, methods=["post"])
+    def prune(self, request):
+        """Anonymous snapshots created before `older_than` that no run or snapshot refers to:
+        counted, or with `apply` deleted (here and now, so `task_id` stays null). Deleting one can
+        free the snapshot it was derived from, so deletion repeats until nothing is left."""
+        data = self.validated(request.data, "PipelineSnapshotPruneRequest")
+        project = references.resolve_project(request, parse_uuid(data["project"], "project"))
+        older_than = ScheduleViewSet.time(data, "older_than")
+        if not data.get("apply"):
+            return Response({"snapshot_count": self.prunable(project, older_than).count(), "task_id": None})
+        deleted = 0
+        with transaction.atomic():
+            while ids := list(self.prunable(project, older_than).values_list("pk", flat=True)[:PRUNE_BATCH]):
+                tagging.forget_resources(self.tag_type, ids)
+                PipelineSnapshot.objects.filter(pk__in=ids).delete()
+                deleted += len(ids)
+        return Response({"snapshot_count": deleted, "task_id": None})
+
+    def prunable(self, project, older_than):
+        in_use = (
+            Exists(PipelineRun.objects.filter(snapshot=OuterRef("pk")))
+            | Exists(PipelineRun.objects.filter(source_snapshot=OuterRef("pk")))
+            | Exists(PipelineSnapshot.objects.filter(source_snapshot=OuterRef("pk")))
+        )
+        candidates = self.get_queryset().filter(project=project, name__isnull=True, created__lt=older_than)
+        return candidates.exclude(in_use)
+
+    # --- code download -----------------------------------------------------------------------
+    @action(detail=True, methods=["get"], url_path="download-token")
+    def download_token(self, request, pk=None):
+        snapshot = self.get_object(self.get_queryset().select_related("stack"))
+        code_store(snapshot)
+        return Response(signing.TimestampSigner(salt=CODE_SALT).sign(f"{request.tenant.pk}:{snapshot.pk}"))
+
+    @action(detail=True, methods=["get"], permission_classes=[AllowAny], authentication_classes=[])
+    def code(self, request, pk=None):
+        """The snapshot's code archive from its stack's (local) artifact store. The signed,
+        short-lived token from `download-token` is the credential, bound to tenant and snapshot."""
+        pk = parse_uuid(pk, "snapshot_id", "path")
+        not_found = EntityNotFound(f"Unable to get snapshot with ID '{pk}': No snapshot with this ID found")
+        if request.tenant is None:
+            raise not_found
+        try:
+            claim = signing.TimestampSigner(salt=CODE_SALT).unsign(
+                request.query_params.get("token", ""), max_age=settings.ARTIFACT_DOWNLOAD_TOKEN_SECONDS
+            )
+        except signing.BadSignature:
+            raise IllegalOperationError("Invalid or expired download token.") from None
+        if claim != f"{request.tenant.pk}:{pk}":
+            raise IllegalOperationError("The download token is not valid for this snapshot.")
+        snapshot = PipelineSnapshot.objects.filter(tenant=request.tenant, pk=pk).select_related("stack").first()
+        if snapshot is None:
+            raise not_found
+        path = artifact_files.local_path(snapshot.code_path, code_store(snapshot))
+        if not path.is_file():
+            raise ZenError(f"`{snapshot.code_path}` is not a code archive.")
+        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
 
     @staticmethod
     def claim_name(pipeline, name, replace, snapshot=None):
