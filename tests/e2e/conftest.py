@@ -80,6 +80,7 @@ class Server:
     url: str
     log_path: Path
     process: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     def log_offset(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -88,6 +89,21 @@ class Server:
         with self.log_path.open("rb") as handle:
             handle.seek(offset)
             return handle.read().decode(errors="replace")
+
+    def manage(self, *args: str, input: str | None = None) -> str:
+        """`manage.py ARGS` against the server's database and settings; its stdout, or the test fails."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, input=input, capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"manage.py {' '.join(args)}: rc={done.returncode}\n{done.stdout}{done.stderr}"
+        return done.stdout
+
+    def add_tenant(self, slug: str, username: str, password: str) -> str:
+        """Tenant `slug` with member `username` (of no other tenant), made with the management
+        commands an operator uses; the URL clients log in to it at."""
+        self.manage("create_tenant", slug)
+        self.manage("create_user", username, "--password", "-", "--tenant", slug, input=password)
+        return f"{self.url}/t/{slug}"
 
     def failed_requests(self, offset: int) -> list[str]:
         """Requests answered >= 400 since offset, without the 401 every client process gets
@@ -156,7 +172,7 @@ def mlmeta_server(request, tmp_path_factory) -> Iterator[Server]:
     server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
     request.config.stash[SERVER] = server
     with fresh_database(tmp) as database_url, server.log_path.open("ab") as log:
-        env = server_env(port, tmp / "var", database_url)
+        env = server.env = server_env(port, tmp / "var", database_url)
         for command in (["migrate", "--noinput"], ["bootstrap"]):
             done = subprocess.run(
                 [sys.executable, "manage.py", *command], cwd=ROOT, env=env, stdout=log, stderr=log, timeout=300
@@ -216,13 +232,18 @@ class Result:
 @dataclass
 class ZenmlClient:
     """One client installation: its own ZENML_CONFIG_PATH and local stores, logged in by env vars
-    (ZENML_STORE_API_KEY when api_key is given, else ZENML_STORE_USERNAME/PASSWORD)."""
+    (ZENML_STORE_API_KEY when api_key is given, else ZENML_STORE_USERNAME/PASSWORD) to `url` (the
+    server's root, i.e. its default tenant, unless given). With `store_env=False` no ZENML_STORE_*
+    variable is set: the installation logs in with `zenml login` and keeps server and token in its
+    config, as a user's does."""
 
     server: Server
     home: Path
     username: str = ADMIN_USERNAME
     password: str = ADMIN_PASSWORD
     api_key: str | None = None
+    url: str | None = None
+    store_env: bool = True
 
     def env(self) -> dict[str, str]:
         # No ZENML_* from outside, ZENML_DISABLE_CLIENT_SERVER_MISMATCH_WARNING included:
@@ -233,37 +254,113 @@ class ZenmlClient:
             ZENML_CONFIG_PATH=str(self.home / "config"),
             ZENML_LOCAL_STORES_PATH=str(self.home / "stores"),
             ZENML_ANALYTICS_OPT_IN="false",
-            ZENML_STORE_URL=self.server.url,
             ZENML_LOGGING_COLORS_DISABLED="true",
             ZENML_ENABLE_RICH_TRACEBACK="false",
             NO_COLOR="1",
             COLUMNS="200",
             PYTHONUNBUFFERED="1",
+            # `zenml login` opens the verification URL with webbrowser, which runs $BROWSER: a no-op.
+            BROWSER="true",
         )
+        if not self.store_env:
+            return env
+        env["ZENML_STORE_URL"] = self.url or self.server.url
         if self.api_key:
             env["ZENML_STORE_API_KEY"] = self.api_key
         else:
             env.update(ZENML_STORE_USERNAME=self.username, ZENML_STORE_PASSWORD=self.password)
         return env
 
-    def run(self, args: list[str], timeout: float) -> Result:
+    def run(self, args: list[str], timeout: float, input: str | None = None) -> Result:
         offset = self.server.log_offset()
         try:
-            done = subprocess.run(args, cwd=self.home, env=self.env(), capture_output=True, text=True, timeout=timeout)
+            # A session of its own: no controlling terminal, so prompts (getpass included) read stdin.
+            done = subprocess.run(
+                args,
+                cwd=self.home,
+                env=self.env(),
+                input=input if input is not None else "",
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                start_new_session=True,
+            )
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"timed out after {timeout}s: {' '.join(args)}\n{exc.stdout}\n{exc.stderr}", pytrace=False)
         result = Result(args, done.returncode, done.stdout, done.stderr, self.server.failed_requests(offset))
         assert MISMATCH_WARNING not in result.output, f"client/server version mismatch warning\n{result.describe()}"
         return result
 
-    def cli(self, *args: str, timeout: float = 90) -> Result:
-        """A `zenml` CLI command."""
-        return self.run([str(ZENML_VENV / "bin" / "zenml"), *args], timeout)
+    def cli(self, *args: str, timeout: float = 90, input: str | None = None) -> Result:
+        """A `zenml` CLI command; `input` is its stdin."""
+        return self.run([str(ZENML_VENV / "bin" / "zenml"), *args], timeout, input)
+
+    @contextmanager
+    def background(self, *args: str, timeout: float = 120) -> Iterator["Background"]:
+        """A `zenml` CLI command running while the block runs (stdout and stderr to one file); it is
+        killed if still running when the block ends."""
+        log_path = self.home / f"background-{time.monotonic_ns()}.log"
+        command = [str(ZENML_VENV / "bin" / "zenml"), *args]
+        offset = self.server.log_offset()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=self.home,
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        running = Background(command, process, log_path, self.server, offset, timeout)
+        try:
+            yield running
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
     def script(self, name: str, *args: str, timeout: float = 180) -> Result:
         """A script from tests/e2e/scripts, run by the client's Python from the client's home."""
         shutil.copy(SCRIPTS / name, self.home / name)
         return self.run([str(ZENML_VENV / "bin" / "python"), name, *args], timeout)
+
+
+@dataclass
+class Background:
+    """A CLI command started by ZenmlClient.background()."""
+
+    args: list[str]
+    process: subprocess.Popen
+    log_path: Path
+    server: Server
+    offset: int
+    timeout: float
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+        """The first match of `pattern` in the output, once it shows; fails if the command ends first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.output())
+            if found:
+                return found
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        pytest.fail(f"{pattern!r} not in the output of {' '.join(self.args)}:\n{self.output()}", pytrace=False)
+
+    def result(self) -> Result:
+        """Wait for the command to end (fails after `timeout`)."""
+        try:
+            returncode = self.process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"timed out after {self.timeout}s: {' '.join(self.args)}\n{self.output()}", pytrace=False)
+        result = Result(self.args, returncode, self.output(), "", self.server.failed_requests(self.offset))
+        assert MISMATCH_WARNING not in result.output, f"client/server version mismatch warning\n{result.describe()}"
+        return result
 
 
 def installed_zenml_version() -> str | None:
@@ -286,10 +383,10 @@ def zenml_venv() -> Path:
 @pytest.fixture(scope="session")
 def new_zenml_client(zenml_venv, mlmeta_server, tmp_path_factory):
     """Makes a new client installation (fresh config and local stores); `username`, `password` or
-    `api_key` override the admin's credentials."""
+    `api_key` override the admin's credentials, `url` and `store_env` as in ZenmlClient."""
 
-    def make(**credentials) -> ZenmlClient:
-        return ZenmlClient(mlmeta_server, tmp_path_factory.mktemp("zenml-client"), **credentials)
+    def make(**options) -> ZenmlClient:
+        return ZenmlClient(mlmeta_server, tmp_path_factory.mktemp("zenml-client"), **options)
 
     return make
 
