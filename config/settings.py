@@ -54,7 +54,10 @@ SECRETS_ENCRYPTION_KEYS = parse_key_list(
     "MLMETA_SECRETS_KEYS", _dev_secret("MLMETA_SECRETS_KEYS", "secrets_keys", _new_aes_key)
 )
 # Where secret values are kept, by the backend name a tenant (and each secret) records.
-SECRETS_BACKENDS = {"sql": "secrets_app.backends.sql.SqlBackend"}
+SECRETS_BACKENDS = {
+    "sql": "secrets_app.backends.sql.SqlBackend",
+    "openbao": "secrets_app.backends.openbao.OpenBaoBackend",
+}
 
 # Off unless asked for: `make run` is a real server, and debug pages show settings and tracebacks.
 DEBUG = read.bool("DEBUG", False)

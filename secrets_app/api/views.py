@@ -1,16 +1,23 @@
 from django.db.models import Q
 from rest_framework.response import Response
 
+from core.api.exceptions import ZenError
 from core.api.filters import _to_bool
 from core.api.validation import invalid
 from core.api.views import ZenViewSet, hydrate_param
 from secrets_app.api.envelopes import SecretEnvelope
 from secrets_app.api.filtersets import SecretFilterSet
+from secrets_app.atomic import atomic_write
+from secrets_app.backends import BackendUnavailable
 from secrets_app.models import Secret
 
 
 class SecretViewSet(ZenViewSet):
-    """Values appear only in the create response and a single GET; private secrets are their owner's."""
+    """Values appear only in the create response and a single GET; private secrets are their owner's.
+
+    A backend that cannot be reached makes the request a 503 naming it; writes are all or
+    nothing across the database and the backends (secrets_app.atomic).
+    """
 
     model = Secret
     envelope_class = SecretEnvelope
@@ -21,6 +28,15 @@ class SecretViewSet(ZenViewSet):
 
     def get_queryset(self):
         return super().get_queryset().filter(Q(private=False) | Q(user=self.request.user))
+
+    def handle_exception(self, exc):
+        if isinstance(exc, BackendUnavailable):
+            exc = ZenError(str(exc), "RuntimeError", status_code=503)
+        return super().handle_exception(exc)
+
+    def save_or_conflict(self, save, data):
+        with atomic_write():
+            return super().save_or_conflict(save, data)
 
     def retrieve(self, request, *args, **kwargs):
         secret = self.get_object(self.envelope_class.prefetch(self.get_queryset(), True))
@@ -67,5 +83,4 @@ class SecretViewSet(ZenViewSet):
             raise invalid("patch_values", "Input should be a valid boolean", raw, "query") from None
 
     def perform_destroy(self, secret):
-        secret.store.delete_values(secret)
-        secret.delete()
+        secret.delete_with_values()

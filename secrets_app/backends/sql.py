@@ -5,21 +5,24 @@ from secrets_app.backends.base import SecretsBackend
 from secrets_app.models import SecretValue
 
 
-def _associated_data(secret) -> bytes:
-    return f"mlmeta-secret:{secret.pk}".encode()
+def associated_data(secret_id) -> bytes:
+    """Binds a ciphertext to its secret, so one copied onto another row does not decrypt."""
+    return f"mlmeta-secret:{secret_id}".encode()
 
 
 class SqlBackend(SecretsBackend):
     """Values in MLMeta's own database, encrypted with AES-GCM (secrets_app.crypto)."""
 
-    def get_values(self, secret) -> dict[str, str]:
+    transactional = True
+
+    def get_values(self, secret) -> dict[str, str] | None:
         row = SecretValue.objects.filter(secret=secret).first()
         if row is None:
-            return {}
-        return json.loads(crypto.decrypt(row.ciphertext, _associated_data(secret)))
+            return None
+        return json.loads(crypto.decrypt(row.ciphertext, associated_data(secret.pk)))
 
     def set_values(self, secret, values: dict[str, str]) -> None:
-        ciphertext = crypto.encrypt(json.dumps(values).encode(), _associated_data(secret))
+        ciphertext = crypto.encrypt(json.dumps(values).encode(), associated_data(secret.pk))
         SecretValue.objects.update_or_create(
             secret=secret, defaults={"ciphertext": ciphertext, "key_id": crypto.key_id_of(ciphertext)}
         )
@@ -30,9 +33,16 @@ class SqlBackend(SecretsBackend):
     def reencrypt(self, secret) -> bool:
         """Move the values of `secret` under the active key; True if they were rewritten."""
         row = SecretValue.objects.filter(secret=secret).first()
-        if row is None or row.key_id == crypto.active_key_id():
+        if row is None or not reencrypt_row(row):
             return False
-        row.ciphertext = crypto.reencrypt(row.ciphertext, _associated_data(secret))
-        row.key_id = crypto.key_id_of(row.ciphertext)
         row.save(update_fields=["ciphertext", "key_id", "updated"])
         return True
+
+
+def reencrypt_row(row: SecretValue) -> bool:
+    """Re-encrypt `row` under the active key in memory; True if it changed (then save it)."""
+    if row.key_id == crypto.active_key_id():
+        return False
+    row.ciphertext = crypto.reencrypt(row.ciphertext, associated_data(row.secret_id))
+    row.key_id = crypto.key_id_of(row.ciphertext)
+    return True

@@ -1,7 +1,9 @@
 import logging
+from functools import cached_property
 
 from django.db import models
 
+from secrets_app.atomic import atomic_write
 from tenants.models import TenantOwnedModel
 
 __all__ = ["Secret"]
@@ -10,10 +12,12 @@ audit = logging.getLogger("mlmeta.audit.secrets")
 
 
 class Secret(TenantOwnedModel):
-    """A secret's metadata. Its values live in the tenant's secrets backend, never in this row.
+    """A secret's metadata. Its values live in the tenant's secrets backends, never in this row;
+    `backend` records the tenant's primary backend, which `migrate_secrets` changes.
 
     Public secrets have names unique in the tenant; private ones (visible to their owner only)
-    have names unique per owner.
+    have names unique per owner. Value writes go through `atomic_write()`: the row and the
+    values change together or not at all.
     """
 
     name = models.CharField(max_length=255)
@@ -35,25 +39,33 @@ class Secret(TenantOwnedModel):
     def __str__(self):
         return self.name
 
-    @property
+    @cached_property
     def store(self):
-        from secrets_app.backends import get_backend
+        """The tenant's backends (secrets_app.stores.TenantStore)."""
+        from secrets_app.stores import tenant_store
 
-        return get_backend(self.backend)
+        return tenant_store(self.tenant)
 
     def read_values(self, reader) -> dict[str, str]:
-        """The values, from the secret's backend. Every read is audited (never with the values)."""
+        """The values, from the tenant's backends. Every read is audited (never with the values)."""
         audit.info("secret %s (%s) of tenant %s read by %s", self.pk, self.name, self.tenant_id, reader)
         return self.store.get_values(self)
 
     def write_values(self, values: dict[str, str]) -> None:
         """Replace all values; `keys` follows. Call on a saved secret."""
-        self.store.set_values(self, values)
-        self.keys = sorted(values)
-        self.save(update_fields=["keys", "updated"])
+        with atomic_write():
+            self.store.set_values(self, values)
+            self.keys = sorted(values)
+            self.save(update_fields=["keys", "updated"])
 
     def update_values(self, changes: dict, replace: bool = False) -> None:
         """Apply a ZenML update: a `None` value removes its key; with `replace`, so does absence."""
         values = {} if replace else self.store.get_values(self)
         values.update(changes)
         self.write_values({key: value for key, value in values.items() if value is not None})
+
+    def delete_with_values(self) -> None:
+        """Delete the values from every backend, then the row; both or neither."""
+        with atomic_write():
+            self.store.delete_values(self)
+            self.delete()

@@ -6,11 +6,13 @@ from django.contrib import admin
 from django.urls import reverse
 
 from mlmeta.models import Pipeline
+from secrets_app.models import SecretBackendConfig
 from tenants.models import Membership, Organization, Project, Tenant, User
 from tests.admin_utils import admin_url, form_data, form_errors, mlmeta_admins
 from tests.factories import make_account, populate
 
-OPERATOR_ONLY_ADD = {Organization, Tenant}  # members may not create tenants or organizations
+# Members may not create tenants or organizations, nor point the server at a secrets backend.
+OPERATOR_ONLY_ADD = {Organization, Tenant, SecretBackendConfig}
 OPERATOR_ONLY_DELETE = {Organization, Tenant, User}  # members leave by deleting their membership
 MEMBER_VIEW_ONLY = {Organization}
 
