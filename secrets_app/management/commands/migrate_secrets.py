@@ -36,8 +36,10 @@ class Command(BaseCommand):
         self.verbosity = options["verbosity"]
         try:
             self.migrate(tenant, target_name, not options["keep_source"])
-        except (relocation.RelocationError, BackendUnavailable) as exc:
-            raise CommandError(f"{exc} Run the command again to carry on.") from None
+        except relocation.RelocationError as exc:
+            raise CommandError(str(exc)) from None
+        except BackendUnavailable as exc:
+            raise CommandError(f"{exc} Every secret is still readable; run the command again to carry on.") from None
 
     def migrate(self, tenant, target_name: str, delete_source: bool):
         self.retire(tenant, delete_source)  # a previous run stopped after its switch
