@@ -9,6 +9,7 @@ from secrets_app.api.envelopes import SecretEnvelope
 from secrets_app.api.filtersets import SecretFilterSet
 from secrets_app.atomic import atomic_write
 from secrets_app.backends import BackendUnavailable
+from secrets_app.crypto import DecryptionError
 from secrets_app.models import Secret
 
 
@@ -32,6 +33,8 @@ class SecretViewSet(ZenViewSet):
     def handle_exception(self, exc):
         if isinstance(exc, BackendUnavailable):
             exc = ZenError(str(exc), "RuntimeError", status_code=503)
+        elif isinstance(exc, DecryptionError):  # e.g. a key id dropped from MLMETA_SECRETS_KEYS too early
+            exc = ZenError(f"The stored values cannot be decrypted: {exc}", "RuntimeError", status_code=500)
         return super().handle_exception(exc)
 
     def save_or_conflict(self, save, data):

@@ -132,3 +132,14 @@ def test_database_dump_holds_no_plaintext(tenant, old_key):
         assert base64.b64encode(plain.encode()).decode() not in dump
         assert json.dumps(plain) not in dump
     assert crypto.active_key_id() == "new"
+
+
+def test_reading_under_a_dropped_key_names_the_key_id(api, old_key):
+    created = api.post("/api/v1/secrets", {"name": "creds", "values": {"a": "b"}}, format="json").json()
+    old_key.SECRETS_ENCRYPTION_KEYS = [NEW]
+    response = api.get(f"/api/v1/secrets/{created['id']}")
+    assert response.status_code == 500
+    assert response.json()["detail"] == [
+        "RuntimeError",
+        "The stored values cannot be decrypted: No configured key 'old' for this ciphertext.",
+    ]
