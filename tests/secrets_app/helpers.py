@@ -57,7 +57,11 @@ class BaoServer:
         self.process = subprocess.Popen(
             command, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(workdir)}
         )
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_until_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -69,7 +73,6 @@ class BaoServer:
                 return
             except OSError:  # not listening yet, or (TLS) the CA file not written yet
                 time.sleep(0.05)
-        self.stop()
         log = (self.workdir / "bao.log").read_text(errors="replace")[-2000:]
         pytest.fail(f"bao server -dev did not answer on {self.address}:\n{log}")
 
