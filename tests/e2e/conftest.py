@@ -81,6 +81,7 @@ class Server:
     log_path: Path
     process: subprocess.Popen | None = None
     env: dict[str, str] = field(default_factory=dict)
+    tenants: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def log_offset(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -100,9 +101,13 @@ class Server:
 
     def add_tenant(self, slug: str, username: str, password: str) -> str:
         """Tenant `slug` with member `username` (of no other tenant), made with the management
-        commands an operator uses; the URL clients log in to it at."""
-        self.manage("create_tenant", slug)
-        self.manage("create_user", username, "--password", "-", "--tenant", slug, input=password)
+        commands an operator uses; the URL clients log in to it at. Made once per session: asking
+        again for the same tenant and member (another test module) returns the same URL."""
+        if slug not in self.tenants:
+            self.manage("create_tenant", slug)
+            self.manage("create_user", username, "--password", "-", "--tenant", slug, input=password)
+            self.tenants[slug] = (username, password)
+        assert self.tenants[slug] == (username, password), f"tenant {slug} was made with another member"
         return f"{self.url}/t/{slug}"
 
     def failed_requests(self, offset: int) -> list[str]:
