@@ -21,7 +21,6 @@ DOC = ROOT / "docs" / "compatibility.md"
 OPENAPI = ROOT / "core" / "data" / "zenml-openapi-0.98.0.json"
 SAMPLE_ID = "6ba8442f-0d1e-4a8e-9f63-2c5b7d1e0a99"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-API_PREFIX = "/api/v1/"
 
 # Routes MLMeta serves that the real server does not, with the reason they exist.
 ADDITIONS = {
@@ -59,29 +58,15 @@ def openapi_operations() -> list[dict]:
 
 def shape(path: str) -> str:
     """A path or URL pattern with every parameter replaced by `{}`: `/api/v1/runs/{}/steps`."""
-    path = re.sub(r"\{[^}]+\}", "{}", path)
-    path = re.sub(r"\(\?P<\w+>[^)]*\)", "{}", path)  # regex groups of routers
-    path = re.sub(r"<(?:\w+:)?\w+>", "{}", path)  # path() converters
-    path = path.replace("^", "").replace("$", "").replace("\\", "")
-    return "/" + path.lstrip("/")
+    from core.api.routes import template
 
-
-def view_methods(callback) -> set[str] | None:
-    """The HTTP methods a view answers, or None for a plain Django view that takes any method.
-
-    HEAD and OPTIONS are left out: Django and DRF answer them for every view."""
-    cls = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-    if cls is None:
-        return None
-    names = set(getattr(cls, "http_method_names", HTTP_METHODS)) & set(HTTP_METHODS)
-    actions = getattr(callback, "actions", None)
-    if actions is not None:  # a viewset: the router's method map, narrowed by http_method_names
-        return {method.upper() for method in actions if method in names}
-    return {method.upper() for method in names if hasattr(cls, method)}
+    return "/" + re.sub(r"\{[^}]+\}", "{}", template(path)).lstrip("/")
 
 
 def is_implemented(method: str, path: str) -> bool:
     from django.urls import Resolver404, resolve
+
+    from core.api.routes import view_methods
 
     sample = re.sub(r"\{[^}]+\}", SAMPLE_ID, path)
     try:
@@ -96,24 +81,9 @@ def is_implemented(method: str, path: str) -> bool:
 
 def served_routes() -> set[tuple[str, str]]:
     """(method, shape) of every route MLMeta serves under /api/v1, walked from the URLconf."""
-    from django.urls import URLPattern, URLResolver, get_resolver
+    from core.api.routes import api_routes
 
-    from core.api.exceptions import api_not_found
-
-    routes = set()
-
-    def walk(patterns, prefix):
-        for entry in patterns:
-            route = prefix + str(entry.pattern)
-            if isinstance(entry, URLResolver):
-                walk(entry.url_patterns, route)
-            elif isinstance(entry, URLPattern) and entry.callback is not api_not_found:
-                path = shape(route)
-                if path.startswith(API_PREFIX):
-                    routes.update((method, path) for method in view_methods(entry.callback) or {"ANY"})
-
-    walk(get_resolver().url_patterns, "")
-    return routes
+    return {(route.method, shape(route.path)) for route in api_routes()}
 
 
 def cell(text: str) -> str:
