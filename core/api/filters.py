@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 
 import django_filters
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
 
 from core.api.timestamps import parse_ts
@@ -56,15 +57,18 @@ def split_operator(raw: str) -> tuple[str, str]:
     return "equals", raw
 
 
+ONEOF_ERROR = "When you are using the 'oneof:' filtering make sure that the provided value is a json formatted list."
+
+
 def _parse_list(raw: str) -> list[str]:
-    raw = raw.strip()
-    if raw.startswith("["):
-        try:
-            values = json.loads(raw)
-        except ValueError:
-            values = raw.strip("[]").split(",")
-        return [str(v).strip().strip("'\"") for v in values]
-    return [part.strip() for part in raw.split(",") if part.strip()]
+    """The values of `oneof:`, which (as on the real server) must be a JSON list."""
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        raise ValueError(ONEOF_ERROR) from None
+    if not isinstance(values, list):
+        raise ValueError(ONEOF_ERROR)
+    return [str(v) for v in values]
 
 
 def _to_bool(raw: str) -> bool:
@@ -76,11 +80,18 @@ def _to_bool(raw: str) -> bool:
     raise ValueError("Input should be a valid boolean")
 
 
+def _to_int(raw: str) -> int:
+    value = int(raw)
+    if not -(2**63) <= value < 2**63:  # what a database integer column can hold
+        raise ValueError("Input should be a 64-bit integer")
+    return value
+
+
 CONVERTERS: dict[str, Callable] = {
     "str": str,
     "uuid": lambda raw: uuid.UUID(raw),
     "datetime": parse_ts,
-    "int": int,
+    "int": _to_int,
     "float": float,
     "bool": _to_bool,
     "ref": str,
@@ -102,6 +113,8 @@ class ZenFilter(django_filters.Filter):
         self.name_field = name_field
 
     def condition(self, raw: str) -> Q:
+        if "\x00" in raw:
+            raise invalid(self.field_name_for_errors, "Input should not contain NUL characters", raw, "query")
         operator, value = split_operator(raw)
         if self.kind == "bool" or self.choices:
             # Booleans and enums compare whole values.
@@ -124,6 +137,8 @@ class ZenFilter(django_filters.Filter):
 
     def _condition(self, operator: str, value: str) -> Q:
         if operator in ("isempty", "isnotempty"):
+            if self.q is not None:  # a computed condition has no column to be empty
+                raise ValueError(f"The operator {operator} does not apply to this field")
             empty = Q(**{f"{self.field_name}__isnull": True})
             if self.kind == "str":
                 empty |= Q(**{self.field_name: ""})
@@ -141,11 +156,25 @@ class ZenFilter(django_filters.Filter):
         elif self.kind == "ref":
             condition = self._ref_condition(operator, converted)
         else:
-            lookup = LOOKUPS[operator]
+            lookup, path = LOOKUPS[operator], self.field_name
             if self.kind == "uuid" and operator in TEXT_OPERATORS:
-                lookup = lookup.removeprefix("i")
-            condition = Q(**{f"{self.field_name}__{lookup}": converted})
+                lookup, path = lookup.removeprefix("i"), self._text_path()
+            condition = Q(**{f"{path}__{lookup}": converted})
         return ~condition if negate else condition
+
+    def _text_path(self) -> str:
+        """Text lookups do not apply to a foreign key's `<name>_id`: they go through the related pk."""
+        model = getattr(self, "model", None)
+        *relations, last = self.field_name.split("__")
+        try:
+            for name in relations:
+                model = model._meta.get_field(name).related_model
+            field = model._meta.get_field(last)
+        except (AttributeError, FieldDoesNotExist):
+            return self.field_name
+        if field.is_relation and last != field.name:
+            return "__".join([*relations, field.name, "pk"])
+        return self.field_name
 
     def _ref_condition(self, operator: str, value) -> Q:
         """A related object given by id or by name (`pipeline=<uuid>` or `pipeline=training`)."""
@@ -199,7 +228,10 @@ class ZenFilterSet(django_filters.FilterSet):
         use_or = self.data.get("logical_operator", "and").lower() == "or"
         for condition in conditions[1:]:
             combined = combined | condition if use_or else combined & condition
-        return queryset.filter(combined)
+        try:
+            return queryset.filter(combined)
+        except ValidationError as exc:  # a value the column cannot take (e.g. text for a UUID)
+            raise invalid("filters", " ".join(exc.messages), dict(self.data.lists()), "query") from None
 
     @property
     def qs(self):

@@ -3,6 +3,7 @@ from tenants.choices import OAuthDeviceStatus
 
 
 class UserFilterSet(ZenFilterSet):
+    created = ZenFilter("date_joined", kind="datetime")
     name = ZenFilter("username")
     full_name = ZenFilter("full_name")
     email = ZenFilter("email")
@@ -23,6 +24,7 @@ class ProjectFilterSet(ZenFilterSet):
 
 
 class ServiceAccountFilterSet(ZenFilterSet):
+    created = ZenFilter("date_joined", kind="datetime")
     name = ZenFilter("username")
     description = ZenFilter("description")
     active = ZenFilter("is_active", kind="bool")
