@@ -3,9 +3,9 @@ a bare list for request validation (422), plain strings for routing errors."""
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -81,12 +81,18 @@ def exception_handler(exc, context):
         return Response({"detail": "Method Not Allowed"}, status=405)
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return Response({"detail": ["ValueError", str(exc.detail)]}, status=415)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": ["ValueError", f"The request body is too large: {exc}"]}, status=413)
     if isinstance(exc, exceptions.ParseError):
         return Response(["ValueError", f"Invalid request body: {exc.detail}"], status=422)
     if isinstance(exc, exceptions.ValidationError):
         return Response(["ValueError", str(exc.detail)], status=422)
     if isinstance(exc, exceptions.Throttled):
         return Response({"detail": ["RuntimeError", str(exc.detail)]}, status=429)
+    if isinstance(exc, DataError):
+        # The database refused a value (too long for its column, out of range, a NUL byte).
+        logger.info("Data error turned into 422: %s", exc)
+        return Response(["ValueError", f"Invalid value: {exc}".strip()], status=422)
     if isinstance(exc, IntegrityError):
         logger.info("Integrity error turned into 409: %s", exc)
         return Response(

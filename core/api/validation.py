@@ -33,8 +33,25 @@ def _describe(error) -> str:
     return str({"type": error.validator, "loc": loc, "msg": error.message, "input": error.instance})
 
 
+def _nul_path(data, path=()) -> tuple | None:
+    """Where in a JSON value a string holds a NUL character (PostgreSQL cannot store one), if anywhere."""
+    if isinstance(data, str):
+        return path if "\x00" in data else None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*path, key)
+        found = _nul_path(value, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
 def validate_body(data, schema_name: str, location: str = "") -> None:
     """Raise a 422 naming every problem of `data` against `schema_name`."""
+    nul = _nul_path(data)
+    if nul is not None:
+        raise invalid(".".join(map(str, nul)) or "body", "Input should not contain NUL characters")
     errors = sorted(validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         lines = "\n  ".join(_describe(error) for error in errors[:20])

@@ -42,6 +42,12 @@ class ZenViewSet(viewsets.GenericViewSet):
     lookup_url_kwarg = "pk"
     unique_message = "{label} with name `{name}` already exists."
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for name, value in kwargs.items():  # ids and names from the path reach the database as is
+            if "\x00" in str(value):
+                raise invalid(name, "Input should not contain NUL characters", value, "path")
+
     # --- queries -------------------------------------------------------------------------
     def action_name(self) -> str:
         return {

@@ -28,8 +28,8 @@ def resolve_project(request, value) -> Project:
     projects = restricted(request, Project)
     try:
         project = projects.filter(pk=uuid.UUID(str(value))).first()
-    except ValueError:
-        project = projects.filter(name=value).first()
+    except ValueError:  # a name; one with a NUL character cannot exist (and PostgreSQL refuses to compare it)
+        project = None if "\x00" in str(value) else projects.filter(name=value).first()
     if project is None:
         raise EntityNotFound(f"Unable to get project with name or ID '{value}': No project with this name or ID found")
     return project

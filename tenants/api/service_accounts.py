@@ -5,10 +5,13 @@ import uuid
 from rest_framework.response import Response
 
 from core.api.exceptions import EntityNotFound
+from core.api.validation import invalid
 from core.api.views import ZenViewSet
 from tenants.api.envelopes import APIKeyEnvelope, ServiceAccountEnvelope
 from tenants.api.filtersets import APIKeyFilterSet, ServiceAccountFilterSet
 from tenants.models import APIKey, Membership, User
+
+MAX_RETAIN_MINUTES = 2**31 - 1
 
 
 def service_accounts(request, action: str = "read"):
@@ -119,7 +122,10 @@ class APIKeyViewSet(ZenViewSet):
     def rotate(self, request, *args, **kwargs):
         key = self.get_object()
         data = self.validated(request.data, "APIKeyRotateRequest")
-        plaintext = key.rotate(data.get("retain_period_minutes") or 0)
+        minutes = data.get("retain_period_minutes") or 0
+        if not 0 <= minutes <= MAX_RETAIN_MINUTES:  # the column's range (and a date Python can reach)
+            raise invalid("retain_period_minutes", f"Input should be between 0 and {MAX_RETAIN_MINUTES}", minutes)
+        plaintext = key.rotate(minutes)
         return Response(self.with_key(key, plaintext))
 
     def with_key(self, key, plaintext) -> dict:

@@ -6,10 +6,12 @@ from core.api.exceptions import EntityExistsError, EntityNotFound, IllegalOperat
 from core.api.validation import invalid, parse_uuid
 from core.api.views import ZenViewSet
 from mlmeta import seeding
+from mlmeta.api import references
 from mlmeta.api.envelopes.stacks import ComponentEnvelope, FlavorEnvelope, StackEnvelope
 from mlmeta.api.filtersets.stacks import ComponentFilterSet, FlavorFilterSet, StackFilterSet
 from mlmeta.choices import StackComponentType
 from mlmeta.models import Flavor, Stack, StackComponent
+from secrets_app.models import ServiceConnector
 from tenants import rbac
 
 REQUIRED_STACK_COMPONENTS = (StackComponentType.ORCHESTRATOR, StackComponentType.ARTIFACT_STORE)
@@ -88,7 +90,7 @@ class ComponentViewSet(ZenViewSet):
             environment=data.get("environment") or {},
             secrets=[str(s) for s in data.get("secrets") or []],
             labels=data.get("labels"),
-            connector_id=parse_uuid(data.get("connector"), "connector"),
+            connector=self.connector(data.get("connector")),
             connector_resource_id=data.get("connector_resource_id"),
         )
 
@@ -103,7 +105,7 @@ class ComponentViewSet(ZenViewSet):
             if data.get(field) is not None:
                 setattr(component, field, data[field])
         if "connector" in data:
-            component.connector_id = parse_uuid(data["connector"], "connector")
+            component.connector = self.connector(data["connector"])
         secrets = [s for s in component.secrets if s not in {str(x) for x in data.get("remove_secrets") or []}]
         component.secrets = secrets + [str(s) for s in data.get("add_secrets") or [] if str(s) not in secrets]
         component.save()
@@ -119,6 +121,10 @@ class ComponentViewSet(ZenViewSet):
         if component.name == "default" and component.user_id is None:
             raise IllegalOperationError("The default stack components cannot be deleted.")
         component.delete()
+
+    def connector(self, value):
+        """The service connector given by id, if the caller may see it in this tenant (None stays None)."""
+        return references.resolve(self.request, ServiceConnector, value, "connector", "service connector")
 
     def find_flavor(self, component_type, name):
         flavor = Flavor.objects.filter(tenant=self.request.tenant, type=component_type, name=name).first()

@@ -165,6 +165,8 @@ class StepViewSet(ProjectScopedViewSet):
     @action(detail=True, methods=["put"])
     def heartbeat(self, request, pk=None):
         step = self.get_object(self.get_queryset().select_related("pipeline_run"))
+        if request.data is not None:  # the body is optional; when sent it must be a StepHeartbeatRequest
+            self.validated(request.data, "StepHeartbeatRequest")
         step.beat()
         return Response(
             {
