@@ -81,19 +81,24 @@ def update_settings(tenant: Tenant, data: dict) -> Tenant:
 
 
 def has_admin(tenant: Tenant) -> bool:
-    """Whether an active member administers the tenant: an admin membership or an operator."""
-    admins = Membership.objects.filter(tenant=tenant, member__is_active=True)
-    return admins.filter(Q(is_admin=True) | Q(member__is_superuser=True)).exists()
+    """Whether someone administers the tenant: an admin membership or an operator who is a member."""
+    return Membership.objects.filter(tenant=tenant).filter(Q(is_admin=True) | Q(member__is_superuser=True)).exists()
+
+
+def is_activated(tenant: Tenant) -> bool:
+    """Whether the tenant is past ZenML's first-run activation: it has an admin, or anyone at all
+    (a tenant whose members have no admin is left to the operators, not to whoever asks first)."""
+    return Membership.objects.filter(tenant=tenant).exists()
 
 
 def activate(tenant: Tenant, user: User, settings: dict) -> bool:
-    """ZenML's first-run activation, for a tenant nobody administers yet: save `user` (unsaved,
+    """ZenML's first-run activation, for a tenant nobody belongs to yet: save `user` (unsaved,
     password set) as its first admin and apply `settings`. Returns False, changing nothing, when
-    the tenant already has an admin; the tenant row is locked, so concurrent requests cannot
+    the tenant is activated already; the tenant row is locked, so concurrent requests cannot
     both win."""
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        if has_admin(tenant):
+        if is_activated(tenant):
             return False
         user.save()
         Membership.objects.create(tenant=tenant, member=user, user=user, is_admin=True)

@@ -55,15 +55,14 @@ def _settings_saved(tenant, data):
 @authentication_classes([])
 @permission_classes([AllowAny])
 def activate(request):
-    """Unauthenticated, as on the real server; refused once the tenant has an admin. Unlike the
-    real server MLMeta needs the admin's credentials: creating that admin is all activation does."""
+    """Unauthenticated, as on the real server, and only for a tenant nobody belongs to yet. Unlike
+    the real server MLMeta needs the admin's credentials: creating that admin is all it does."""
     tenant = request.tenant
     if tenant is None:
         raise EntityNotFound("No tenant is served at this URL.")
     data = request.data
     validate_body(data, "ServerActivationRequest", f"PUT {request.path}")
-    if services.has_admin(tenant):
-        raise IllegalOperationError("The server has already been activated.")
+    refuse_activated(tenant)
     for field in ("admin_username", "admin_password"):
         if not data.get(field):
             raise invalid(field, "MLMeta activates a tenant by creating its first admin; this is required.", None)
@@ -78,8 +77,17 @@ def activate(request):
         field, messages = next(iter(exc.message_dict.items()))
         raise invalid(field, " ".join(messages), data) from None
     if not activated:
-        raise IllegalOperationError("The server has already been activated.")
+        refuse_activated(tenant)
     return Response(UserEnvelope(request, hydrate=True).render(admin))
+
+
+def refuse_activated(tenant) -> None:
+    if services.has_admin(tenant):
+        raise IllegalOperationError("The server has already been activated.")
+    if services.is_activated(tenant):
+        raise IllegalOperationError(
+            "This tenant already has members; an operator makes one of them its admin (is_admin in the admin)."
+        )
 
 
 def _new_admin(username: str, password: str) -> User:

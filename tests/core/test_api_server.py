@@ -179,6 +179,14 @@ def test_second_activation_is_refused(client, tenant):
     assert not User.objects.filter(username="latecomer").exists()
 
 
+def test_a_tenant_with_members_is_not_up_for_grabs(client, tenant, bob):
+    body = {"admin_username": "intruder", "admin_password": PASSWORD}
+    response = client.put("/api/v1/activate", body, content_type="application/json")
+    assert response.status_code == 403
+    assert "already has members" in response.json()["detail"][1]
+    assert not User.objects.filter(username="intruder").exists()
+
+
 def test_an_operator_member_counts_as_admin(client, tenant):
     member(tenant, "root", is_superuser=True)
     body = {"admin_username": "founder", "admin_password": PASSWORD}
