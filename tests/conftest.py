@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 
 from tenants.models import Membership, Organization, Project, Tenant, User
+from tenants.services import create_tenant
+from tests.api_helpers import bearer_client
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct-horse-battery"
@@ -97,3 +99,20 @@ def alice_client(client, alice):
 def charlie_client(client, charlie):
     client.force_login(charlie)
     return client
+
+
+@pytest.fixture
+def tenant(db):
+    """A tenant seeded like a fresh server (default project, stack and flavors), served at the root."""
+    return create_tenant("acme", name="Acme", is_default=True)
+
+
+@pytest.fixture
+def project(tenant):
+    return Project.objects.get(tenant=tenant, name="default")
+
+
+@pytest.fixture
+def api(admin, tenant):
+    """The API as `admin` (defined by each module: who the admin is differs) sees it."""
+    return bearer_client(admin, tenant)

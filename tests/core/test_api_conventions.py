@@ -11,20 +11,10 @@ from tests.conftest import PASSWORD
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password=PASSWORD, is_superuser=True)
     Membership.objects.create(tenant=tenant, member=user)
     return user
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)
 
 
 def test_info_is_public_and_reports_the_zenml_version(client, tenant):

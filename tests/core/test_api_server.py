@@ -29,11 +29,6 @@ COMPONENT_TYPES = [
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def other(db):
     return create_tenant("other", name="Other")
 

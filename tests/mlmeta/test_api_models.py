@@ -16,7 +16,7 @@ from mlmeta.models import (
 from mlmeta.models.registry import StageTaken
 from tenants.models import Membership, Project, User
 from tenants.services import create_tenant
-from tests.api_helpers import TenantClient, bearer_client
+from tests.api_helpers import TenantClient
 from tests.traffic import Replayer, envelope_keys, recorded
 
 RECORDED_PROJECT = "73c5e66a-86f1-480c-8d1a-b1c43acbd6c7"
@@ -24,25 +24,10 @@ RECORDED_ADMIN = "339d3cc0-08b6-48be-9948-0adc101b3cfc"
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
     Membership.objects.create(tenant=tenant, member=user)
     return user
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)
-
-
-@pytest.fixture
-def project(tenant):
-    return Project.objects.get(tenant=tenant, name="default")
 
 
 @pytest.fixture

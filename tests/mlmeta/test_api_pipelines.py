@@ -10,18 +10,8 @@ from tests.traffic import recorded
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def admin(tenant):
     return member(tenant)
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)
 
 
 @pytest.fixture

@@ -15,11 +15,6 @@ EARLIER = "2000-01-01T00:00:00"
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def api(tenant):
     return bearer_client(member(tenant), tenant)
 

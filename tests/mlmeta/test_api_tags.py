@@ -4,9 +4,9 @@ import pytest
 
 from mlmeta.models import Model, ModelVersion, Pipeline, PipelineRun, Tag, TagResource
 from mlmeta.tagging import apply_tags, remove_tags
-from tenants.models import Membership, Project, User
+from tenants.models import Membership, User
 from tenants.services import create_tenant
-from tests.api_helpers import TenantClient, bearer_client
+from tests.api_helpers import TenantClient
 from tests.traffic import Replayer, envelope_keys, recorded
 
 RECORDED_RUN = "ffe86c61-8645-416f-a45b-40fcf9d13494"
@@ -14,25 +14,10 @@ RECORDED_ADMIN = "339d3cc0-08b6-48be-9948-0adc101b3cfc"
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
     Membership.objects.create(tenant=tenant, member=user)
     return user
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)
-
-
-@pytest.fixture
-def project(tenant):
-    return Project.objects.get(tenant=tenant, name="default")
 
 
 def make_run(project, name="run-1", pipeline_name="training"):

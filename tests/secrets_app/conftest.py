@@ -7,8 +7,6 @@ import os
 import pytest
 
 from tenants.models import Membership, User
-from tenants.services import create_tenant
-from tests.api_helpers import bearer_client
 from tests.secrets_app.helpers import BaoServer, bao_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -41,17 +39,7 @@ def spare_bao(bao_path, tmp_path):
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
     Membership.objects.create(tenant=tenant, member=user)
     return user
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)

@@ -20,20 +20,10 @@ PLAINTEXT = {"username": "svc-user-7f3a", "api_token": "tok-9d8e7c6b5a4f3e2d"}
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
     Membership.objects.create(tenant=tenant, member=user)
     return user
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)
 
 
 @pytest.fixture

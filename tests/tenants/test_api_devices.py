@@ -21,20 +21,10 @@ USER_AGENT = "Host/vm ZenML/0.98.0 Python/3.11.7 OS/Linux"
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
     Membership.objects.create(tenant=tenant, member=user)
     return user
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)
 
 
 def authorize(client, client_id=CLIENT_ID, prefix=""):

@@ -12,15 +12,10 @@ from django.utils import timezone
 
 from tenants.models import APIKey, Membership, User
 from tenants.services import create_tenant
-from tests.api_helpers import TenantClient, bearer_client
+from tests.api_helpers import TenantClient
 from tests.traffic import Replayer, envelope_keys, recorded
 
 RECORDED_ADMIN = "339d3cc0-08b6-48be-9948-0adc101b3cfc"
-
-
-@pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
 
 
 @pytest.fixture
@@ -28,11 +23,6 @@ def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
     Membership.objects.create(tenant=tenant, member=user)
     return user
-
-
-@pytest.fixture
-def api(admin, tenant):
-    return bearer_client(admin, tenant)
 
 
 def create_account(api, name="ci-bot"):

@@ -13,11 +13,6 @@ NEW_PASSWORD = "another-horse-battery"
 
 
 @pytest.fixture
-def tenant(db):
-    return create_tenant("acme", name="Acme", is_default=True)
-
-
-@pytest.fixture
 def other(db):
     return create_tenant("other", name="Other")
 
