@@ -62,10 +62,10 @@ def make_tenant(slug: str, *, is_default: bool = False) -> Tenant:
     return tenant
 
 
-def make_user(username: str, *tenants: Tenant, **extra) -> User:
+def make_user(username: str, *tenants: Tenant, is_admin: bool = False, **extra) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD, **extra)
     for tenant in tenants:
-        Membership.objects.create(tenant=tenant, member=user)
+        Membership.objects.create(tenant=tenant, member=user, is_admin=is_admin)
     return user
 
 
@@ -116,3 +116,9 @@ def project(tenant):
 def api(admin, tenant):
     """The API as `admin` (defined by each module: who the admin is differs) sees it."""
     return bearer_client(admin, tenant)
+
+
+@pytest.fixture
+def other(db):
+    """A second seeded tenant, at /t/other/."""
+    return create_tenant("other", name="Other")

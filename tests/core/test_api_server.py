@@ -5,9 +5,8 @@ from rest_framework.test import APIClient
 
 from mlmeta.models import Flavor, Pipeline, PipelineRun, Stack, StackComponent
 from tenants.models import Membership, Project, Tenant, User
-from tenants.services import create_tenant
 from tests.api_helpers import bearer_client
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 
 COMPONENT_TYPES = [
     "alerter",
@@ -29,24 +28,13 @@ COMPONENT_TYPES = [
 
 
 @pytest.fixture
-def other(db):
-    return create_tenant("other", name="Other")
-
-
-def member(tenant, username, is_admin=False, **extra):
-    user = User.objects.create_user(username, password=PASSWORD, **extra)
-    Membership.objects.create(tenant=tenant, member=user, is_admin=is_admin)
-    return user
-
-
-@pytest.fixture
 def alice(tenant):
-    return member(tenant, "alice", is_admin=True)
+    return make_user("alice", tenant, is_admin=True)
 
 
 @pytest.fixture
 def bob(tenant):
-    return member(tenant, "bob")
+    return make_user("bob", tenant)
 
 
 @pytest.fixture
@@ -122,7 +110,7 @@ def test_member_cannot_update_settings(bob_api, tenant):
 
 
 def test_operator_updates_settings_without_membership_flag(tenant):
-    operator = member(tenant, "root", is_superuser=True)
+    operator = make_user("root", tenant, is_superuser=True)
     response = bearer_client(operator, tenant).put("/api/v1/settings", {"display_announcements": True}, format="json")
     assert response.status_code == 200
     assert response.json()["body"]["display_announcements"] is True
@@ -183,7 +171,7 @@ def test_a_tenant_with_members_is_not_up_for_grabs(client, tenant, bob):
 
 
 def test_an_operator_member_counts_as_admin(client, tenant):
-    member(tenant, "root", is_superuser=True)
+    make_user("root", tenant, is_superuser=True)
     body = {"admin_username": "founder", "admin_password": PASSWORD}
     assert client.put("/api/v1/activate", body, content_type="application/json").status_code == 403
 
@@ -207,7 +195,7 @@ def test_invalid_activation_creates_nothing(client, tenant, body, status):
 
 
 def test_activation_with_a_taken_username_is_a_conflict(client, tenant, other):
-    member(other, "founder")
+    make_user("founder", other)
     body = {"admin_username": "founder", "admin_password": PASSWORD}
     response = client.put("/api/v1/activate", body, content_type="application/json")
     assert response.status_code == 409

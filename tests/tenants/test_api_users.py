@@ -5,37 +5,25 @@ import pytest
 from rest_framework.test import APIClient
 
 from tenants.models import Membership, User
-from tenants.services import create_tenant
 from tests.api_helpers import bearer_client
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 
 NEW_PASSWORD = "another-horse-battery"
 
 
 @pytest.fixture
-def other(db):
-    return create_tenant("other", name="Other")
-
-
-def member(tenant, username, is_admin=False, **extra):
-    user = User.objects.create_user(username, password=PASSWORD, **extra)
-    Membership.objects.create(tenant=tenant, member=user, is_admin=is_admin)
-    return user
-
-
-@pytest.fixture
 def alice(tenant):
-    return member(tenant, "alice", is_admin=True)
+    return make_user("alice", tenant, is_admin=True)
 
 
 @pytest.fixture
 def bob(tenant):
-    return member(tenant, "bob")
+    return make_user("bob", tenant)
 
 
 @pytest.fixture
 def charlie(other):
-    return member(other, "charlie", is_admin=True)
+    return make_user("charlie", other, is_admin=True)
 
 
 @pytest.fixture
@@ -262,7 +250,7 @@ def test_deleting_a_user_of_several_tenants_only_removes_the_membership(admin_ap
 
 
 def test_delete_refusals(admin_api, bob_api, tenant, alice, bob):
-    operator = member(tenant, "root", is_superuser=True)
+    operator = make_user("root", tenant, is_superuser=True)
     assert admin_api.delete(f"/api/v1/users/{alice.pk}").status_code == 403
     assert admin_api.delete(f"/api/v1/users/{operator.pk}").status_code == 403
     assert bob_api.delete(f"/api/v1/users/{alice.pk}").status_code == 403
@@ -270,7 +258,7 @@ def test_delete_refusals(admin_api, bob_api, tenant, alice, bob):
 
 
 def test_service_accounts_are_not_users(admin_api, tenant):
-    robot = member(tenant, "robot", is_service_account=True)
+    robot = make_user("robot", tenant, is_service_account=True)
     assert admin_api.get(f"/api/v1/users/{robot.pk}").status_code == 404
     assert admin_api.delete(f"/api/v1/users/{robot.pk}").status_code == 404
     assert User.objects.filter(pk=robot.pk).exists()
