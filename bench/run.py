@@ -38,13 +38,14 @@ def prepare(runs: int):
     from django.core.management import call_command
 
     from mlmeta.models import PipelineRun
-    from tenants.models import Membership, Tenant, User
+    from tenants import access
+    from tenants.models import Tenant, User
     from tenants.services import create_tenant
 
     call_command("migrate", verbosity=0)
     tenant = Tenant.objects.filter(slug="bench").first() or create_tenant("bench", name="Bench")
     user, _ = User.objects.get_or_create(username="bench-user", defaults={"is_superuser": False})
-    Membership.objects.get_or_create(tenant=tenant, member=user)
+    access.assign_role("tenant-developer", user=user, tenant=tenant)
     missing = runs - PipelineRun.objects.filter(tenant=tenant).count()
     if missing > 0:
         print(f"seeding {missing} runs into tenant 'bench' ...", flush=True)

@@ -5,7 +5,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
 from core.paginators import CappedCountPaginator
-from tenants import rbac
+from tenants import access
 from tenants.admin_base import (
     RestrictedAdminMixin,
     RestrictedModelAdmin,
@@ -117,9 +117,15 @@ class MembershipAdmin(RestrictedModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
-        if not (_is_operator(request) or (obj is not None and rbac.is_tenant_admin(request.user, obj.tenant))):
-            fields = [*fields, "is_admin"]  # members may not make themselves admins
         return fields if obj is None else [*fields, "member"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        access.add_member(obj.tenant, obj.member, by=request.user)
+
+    def delete_model(self, request, obj):
+        access.remove_member(obj.tenant, obj.member)
 
     @admin.display(description="member", ordering="member__username")
     def member_link(self, obj):
@@ -250,4 +256,4 @@ class UserAdmin(RestrictedAdminMixin, DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         tenant = form.cleaned_data.get("tenant") if not change else None
         if tenant is not None:
-            Membership.objects.create(tenant=tenant, member=obj, user=request.user)
+            access.add_member(tenant, obj, by=request.user)

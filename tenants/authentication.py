@@ -42,7 +42,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
     @staticmethod
     def _check_origin(claims, user, tenant) -> None:
         if claims.get("api_key_id"):
-            key = APIKey.objects.filter(pk=_uuid(claims["api_key_id"]), tenant=tenant, service_account=user).first()
+            key = APIKey.objects.filter(pk=_uuid(claims["api_key_id"]), service_account=user).first()
             if key is not None:
                 key.service_account = user  # loaded already
             if key is None or not key.accepts_generation(claims.get("key_gen")):

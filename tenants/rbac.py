@@ -1,74 +1,329 @@
 """The one place that decides what a user may see and do.
 
-At this stage a user may act on the rows of the tenants they are a member of; superusers (the
-operators of the deployment) on every tenant. Roles and permissions refine `allows()` later;
-every caller already goes through `restrict()` and `check()`.
+A user's permissions come from role assignments (tenants.models.RoleAssignment), theirs and
+their teams', at four scopes:
+
+- organization: the role's organization-level permissions apply to the organization's own
+  resources (tenants, teams, members, ...), and its tenant and project permissions to every
+  active tenant of the organization (so `org-admin` sees everything, `org-manager` no contents);
+- tenant: everything of that type in the tenant, in all its projects;
+- project: project-scoped types in that project (and the project itself); nothing on stacks;
+- resource: one shared object.
+
+Creators keep full rights on what they created while they may use its tenant. Operators
+(superusers) may do everything. Anything else is denied.
+
+All of it is loaded once per user object, that is once per request (`grants()`), in two or three
+queries; `restrict()` turns it into one WHERE clause and `check()` mostly answers without a query.
 """
 
+from dataclasses import dataclass, field, replace
+from functools import cache, reduce
+from operator import or_
+
 from django.db import models
+from django.db.models import Q
 
-ACTIONS = ("read", "create", "update", "delete")
+from tenants.roles import ACTIONS, ORGANIZATION_TYPES, PROJECT_TYPES
+
+_CACHE = "_mlmeta_grants"
 
 
-def _is_operator(user) -> bool:
-    return bool(user.is_active and user.is_superuser)
+@dataclass
+class Grants:
+    org: dict = field(default_factory=dict)  # organization id -> {perm}
+    tenant: dict = field(default_factory=dict)  # tenant id -> {perm}
+    project: dict = field(default_factory=dict)  # project id -> {perm}
+    project_tenant: dict = field(default_factory=dict)  # project id -> tenant id
+    shared: dict = field(default_factory=dict)  # (type, id) -> {action}
+    shared_tenants: set = field(default_factory=set)
+    tenant_org: dict = field(default_factory=dict)  # tenant id -> organization id, for tenants above
+
+    def orgs_with(self, perm) -> list:
+        return [o for o, perms in self.org.items() if perm in perms]
+
+    def tenants_with(self, perm) -> list:
+        return [t for t, perms in self.tenant.items() if perm in perms]
+
+    def projects_with(self, perm) -> list:
+        return [p for p, perms in self.project.items() if perm in perms]
+
+    def shared_ids(self, resource_type, action) -> list:
+        return [i for (t, i), actions in self.shared.items() if t == resource_type and action in actions]
+
+    @property
+    def usable_tenants(self) -> frozenset:
+        """Tenants the user may log in to: any permission there, on a project in it, or a share."""
+        found = {t for t, perms in self.tenant.items() if perms}
+        return frozenset(found | set(self.project_tenant.values()) | self.shared_tenants)
+
+    @property
+    def organizations(self) -> frozenset:
+        return frozenset(self.org) | frozenset(self.tenant_org[t] for t in self.usable_tenants if t in self.tenant_org)
 
 
-def tenant_ids(user) -> frozenset:
-    """Ids of the tenants `user` belongs to, computed once per user object (i.e. per request)."""
-    cached = getattr(user, "_mlmeta_tenant_ids", None)
-    if cached is None:
-        from tenants.models import Membership
+def _is_anonymous(user) -> bool:
+    return user is None or not user.is_authenticated or not user.is_active
 
-        cached = frozenset(
-            Membership.objects.filter(member_id=user.pk, tenant__active=True).values_list("tenant_id", flat=True)
-        )
-        user._mlmeta_tenant_ids = cached
-    return cached
+
+def is_operator(user) -> bool:
+    return not _is_anonymous(user) and bool(user.is_superuser)
+
+
+def _type_of(perm: str) -> str:
+    return perm.partition(":")[0]
+
+
+def grants(user) -> Grants:
+    """Everything `user` is granted, computed once per user object (that is, per request)."""
+    cached = user.__dict__.get(_CACHE)
+    if cached is not None:
+        return cached
+    from tenants.models import RoleAssignment, Tenant
+
+    g = Grants()
+    rows = (
+        RoleAssignment.objects.filter(Q(user_id=user.pk) | Q(team__members__id=user.pk))
+        .filter(Q(tenant__isnull=True) | Q(tenant__active=True))
+        .values_list("organization_id", "tenant_id", "project_id", "resource_type", "resource_id", "role__permissions")
+    )
+    org_content: dict = {}
+    for org_id, tenant_id, project_id, resource_type, resource_id, perms in rows:
+        perms = set(perms or ())
+        if resource_id:
+            prefix = f"{resource_type}:"
+            g.shared.setdefault((resource_type, resource_id), set()).update(
+                p.removeprefix(prefix) for p in perms if p.startswith(prefix)
+            )
+            g.shared_tenants.add(tenant_id)
+        elif project_id:
+            g.project.setdefault(project_id, set()).update(
+                p for p in perms if _type_of(p) in PROJECT_TYPES or p.startswith("project:")
+            )
+            g.project_tenant[project_id] = tenant_id
+        elif tenant_id:
+            g.tenant.setdefault(tenant_id, set()).update(perms)
+        else:
+            g.org.setdefault(org_id, set()).update(perms)
+            content = {p for p in perms if _type_of(p) not in ORGANIZATION_TYPES and _type_of(p) != "tenant"}
+            if content:
+                org_content.setdefault(org_id, set()).update(content)
+    if org_content:
+        for tenant_id, org_id in Tenant.objects.filter(organization_id__in=org_content, active=True).values_list(
+            "id", "organization_id"
+        ):
+            g.tenant.setdefault(tenant_id, set()).update(org_content[org_id])
+            g.tenant_org[tenant_id] = org_id
+    known = set(g.tenant) | set(g.project_tenant.values()) | g.shared_tenants
+    missing = known - set(g.tenant_org)
+    if missing:
+        g.tenant_org.update(Tenant.objects.filter(pk__in=missing).values_list("id", "organization_id"))
+    user.__dict__[_CACHE] = g
+    return g
 
 
 def forget(user) -> None:
-    """Drop the per-user cache after memberships change."""
-    user.__dict__.pop("_mlmeta_tenant_ids", None)
+    """Drop the per-user cache after role assignments change."""
+    user.__dict__.pop(_CACHE, None)
 
 
-def restrict(queryset: models.QuerySet, user, action: str = "read") -> models.QuerySet:
+# --- what a model looks like to RBAC --------------------------------------------------------
+@dataclass(frozen=True)
+class Shape:
+    type: str
+    tenant: str | None  # lookup of the tenant id
+    org: str | None  # lookup of the organization id
+    project: str | None  # lookup of the project id (project-scoped types)
+    owner: str | None  # lookup of the creator's id
+    ident: str | None  # lookup of the id a share names
+    many: bool  # whether a lookup crosses a to-many relation (rows may repeat)
+
+
+def _has_field(model, name) -> bool:
+    try:
+        model._meta.get_field(name)
+        return True
+    except Exception:
+        return False
+
+
+@cache
+def shape(model) -> Shape:
+    """How to find a model's type, tenant, organization, project, creator and shared id.
+
+    Models declare `rbac_type`; rows hanging off a parent (`parent_field`) take the parent's."""
+    parent = getattr(model, "parent_field", "")
+    if parent:
+        inner = shape(model._meta.get_field(parent).related_model)
+        prefix = f"{parent}__"
+        return Shape(
+            type=inner.type,
+            tenant="tenant_id",
+            org="tenant__organization_id",
+            project=inner.project and prefix + inner.project,
+            owner=inner.owner and prefix + inner.owner,
+            ident=inner.ident and (f"{parent}_id" if inner.ident == "pk" else prefix + inner.ident),
+            many=False,
+        )
+    custom = getattr(model, "rbac_shape", None)
+    if custom:
+        return Shape(**custom)
+    if _has_field(model, "tenant"):
+        tenant, org, owner = "tenant_id", "tenant__organization_id", "user_id" if _has_field(model, "user") else None
+    else:
+        tenant, org, owner = None, "organization_id", "created_by_id" if _has_field(model, "created_by") else None
+    return Shape(
+        type=model.rbac_type,
+        tenant=tenant,
+        org=org,
+        project="project_id" if _has_field(model, "project") else None,
+        owner=owner,
+        ident=getattr(model, "rbac_ident", "pk"),
+        many=False,
+    )
+
+
+# --- decisions -----------------------------------------------------------------------------
+def _clauses(s: Shape, g: Grants, user, action: str) -> list:
+    perm = f"{s.type}:{action}"
+    clauses = []
+    if s.tenant and (ids := g.tenants_with(perm)):
+        clauses.append(Q(**{f"{s.tenant}__in": ids}))
+    if s.org and (ids := g.orgs_with(perm)):
+        clauses.append(Q(**{f"{s.org}__in": ids}))
+    if s.project and (ids := g.projects_with(perm)):
+        clauses.append(Q(**{f"{s.project}__in": ids}))
+    if s.ident and (ids := g.shared_ids(s.type, action)):
+        clauses.append(Q(**{f"{s.ident}__in": ids}))
+    if s.owner and action != "create":
+        if s.tenant and g.usable_tenants:
+            clauses.append(Q(**{s.owner: user.pk, f"{s.tenant}__in": g.usable_tenants}))
+        elif not s.tenant and s.org and g.organizations:
+            clauses.append(Q(**{s.owner: user.pk, f"{s.org}__in": g.organizations}))
+    return clauses
+
+
+def restrict(queryset: models.QuerySet, user, action: str = "read", resource_type: str | None = None):
+    """`queryset` narrowed to the rows `user` may `action` (as `resource_type`, when one model
+    serves two types: users and service accounts)."""
     if action not in ACTIONS:
         raise ValueError(f"Unknown action {action!r}.")
-    if user is None or not user.is_authenticated or not user.is_active:
+    if _is_anonymous(user):
         return queryset.none()
-    if _is_operator(user):
+    if user.is_superuser:
         return queryset
-    lookup = f"{queryset.tenant_lookup}__in"
-    qs = queryset.filter(**{lookup: tenant_ids(user)})
-    # Lookups through a to-many relation can repeat rows.
-    return qs.distinct() if "__" in queryset.tenant_lookup else qs
+    s = shape(queryset.model)
+    if resource_type:
+        s = replace(s, type=resource_type)
+    g = grants(user)
+    clauses = _clauses(s, g, user, action)
+    extra = getattr(queryset, "rbac_extra", None)
+    if extra is not None:
+        clauses.extend(extra(user, g, action))
+    if not clauses:
+        return queryset.none()
+    queryset = queryset.filter(reduce(or_, clauses))
+    return queryset.distinct() if s.many else queryset
 
 
-def check(user, action: str, obj) -> bool:
-    """Whether `user` may perform `action` on `obj` (deny unless allowed)."""
-    if user is None or not user.is_authenticated or not user.is_active:
+def can(user, action: str, resource_type: str, *, tenant=None, project=None, organization=None) -> bool:
+    """Whether `user` holds `resource_type:action` at the given scope (type-wide, no object):
+    what creating something there needs."""
+    if _is_anonymous(user):
         return False
-    if _is_operator(user):
+    if user.is_superuser:
         return True
-    if hasattr(obj, "tenant_id"):
-        return obj.tenant_id in tenant_ids(user)
-    return type(obj)._default_manager.filter(pk=obj.pk).restrict(user, action).exists()
+    g = grants(user)
+    perm = f"{resource_type}:{action}"
+    tenant_id = getattr(tenant, "pk", tenant)
+    project_id = getattr(project, "pk", project)
+    org_id = getattr(organization, "pk", organization)
+    if tenant_id and perm in g.tenant.get(tenant_id, ()):
+        return True
+    if project_id and resource_type in (*PROJECT_TYPES, "project") and perm in g.project.get(project_id, ()):
+        return True
+    if org_id is None and tenant is not None:
+        org_id = getattr(tenant, "organization_id", None) or g.tenant_org.get(tenant_id)
+    return bool(org_id) and perm in g.org.get(org_id, ())
+
+
+def check(user, action: str, obj, resource_type: str | None = None) -> bool:
+    """Whether `user` may perform `action` on `obj` (deny unless allowed)."""
+    if _is_anonymous(user):
+        return False
+    if user.is_superuser:
+        return True
+    s = shape(type(obj))
+    if resource_type:
+        s = replace(s, type=resource_type)
+    if s.tenant == "tenant_id" and s.project in (None, "project_id") and s.owner in (None, "user_id"):
+        tenant_id = obj.tenant_id
+        project_id = getattr(obj, "project_id", None) if s.project else None
+        if can(user, action, s.type, tenant=tenant_id, project=project_id, organization=_org_of(user, tenant_id)):
+            return True
+        g = grants(user)
+        if s.ident == "pk" and action in g.shared.get((s.type, obj.pk), ()):
+            return True
+        owner = getattr(obj, "user_id", None) if s.owner else None
+        return action != "create" and owner == user.pk and tenant_id in g.usable_tenants
+    if obj.pk is None:
+        return False
+    return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action, s.type).exists()
+
+
+def _org_of(user, tenant_id):
+    g = grants(user)
+    org = g.tenant_org.get(tenant_id)
+    if org is None and g.org:
+        from tenants.models import Tenant
+
+        org = Tenant.objects.filter(pk=tenant_id).values_list("organization_id", flat=True).first()
+        g.tenant_org[tenant_id] = org
+    return org
+
+
+def allowed_ids(user, action: str, model, ids) -> set:
+    """Which of `ids` (of `model`) `user` may `action`: one query for a whole page of rows."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return set()
+    if is_operator(user):
+        return ids
+    return set(restrict(model._default_manager.filter(pk__in=ids), user, action).values_list("pk", flat=True))
+
+
+# --- tenants ---------------------------------------------------------------------------------
+def tenant_ids(user) -> frozenset:
+    """Ids of the tenants `user` may log in to (operators: every tenant goes through is_operator)."""
+    if _is_anonymous(user):
+        return frozenset()
+    return grants(user).usable_tenants
 
 
 def may_use_tenant(user, tenant) -> bool:
-    if user is None or not user.is_authenticated or not user.is_active:
+    if _is_anonymous(user) or not tenant.active:
         return False
-    return _is_operator(user) or tenant.pk in tenant_ids(user)
+    return user.is_superuser or tenant.pk in tenant_ids(user)
 
 
 def is_tenant_admin(user, tenant) -> bool:
-    """Whether `user` administers `tenant` (its users and settings): operators, and members whose
-    membership is an admin one."""
-    if not may_use_tenant(user, tenant):
-        return False
-    if _is_operator(user):
-        return True
-    from tenants.models import Membership
+    """Whether `user` administers `tenant`: its members, settings and projects."""
+    return may_use_tenant(user, tenant) and can(user, "update", "tenant", tenant=tenant)
 
-    return Membership.objects.filter(tenant=tenant, member_id=user.pk, is_admin=True).exists()
+
+def tenant_admin_ids(tenant) -> set:
+    """Ids of the users who administer `tenant` (a role holding `tenant:update` at its tenant or
+    organization scope, directly or through a team): one query, two with teams."""
+    from tenants.models import RoleAssignment, Team
+
+    rows = RoleAssignment.objects.filter(
+        Q(tenant=tenant, project=None, resource_id=None) | Q(tenant=None, organization_id=tenant.organization_id)
+    ).values_list("user_id", "team_id", "role__permissions")
+    users, teams = set(), set()
+    for user_id, team_id, perms in rows:
+        if "tenant:update" in (perms or ()):
+            users.add(user_id) if user_id else teams.add(team_id)
+    users.discard(None)
+    if teams:
+        users |= set(Team.members.through.objects.filter(team_id__in=teams).values_list("user_id", flat=True))
+    return users

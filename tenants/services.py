@@ -1,9 +1,10 @@
 """Creating tenants: the one code path shared by the management commands, the admin and the API."""
 
 from django.db import transaction
-from django.db.models import Q
 
+from tenants import access, rbac
 from tenants.models import Membership, Organization, Project, Tenant, User
+from tenants.roles import ADMIN_TENANT_ROLE
 from tenants.signals import tenant_created, tenant_repair
 
 DEFAULT_ORGANIZATION = "default"
@@ -21,7 +22,7 @@ def create_tenant(slug, name=None, organization=None, is_default=False, user=Non
     seed the rest (mlmeta adds the flavors and the default stack), all in one transaction.
 
     Raises ValidationError for a bad or taken slug, or a second default tenant.
-    `user`, when given, is recorded as the creator and becomes a member of the tenant.
+    `user`, when given, is recorded as the creator and becomes the tenant's admin.
     """
     with transaction.atomic():
         tenant = Tenant(
@@ -34,7 +35,7 @@ def create_tenant(slug, name=None, organization=None, is_default=False, user=Non
         tenant.save()
         ensure_default_project(tenant, user=user)
         if user is not None:
-            Membership.objects.create(tenant=tenant, member=user, user=user)
+            access.assign_role(ADMIN_TENANT_ROLE, user=user, tenant=tenant, by=user)
         tenant_created.send(sender=Tenant, tenant=tenant, user=user)
     return tenant
 
@@ -81,8 +82,10 @@ def update_settings(tenant: Tenant, data: dict) -> Tenant:
 
 
 def has_admin(tenant: Tenant) -> bool:
-    """Whether someone administers the tenant: an admin membership or an operator who is a member."""
-    return Membership.objects.filter(tenant=tenant).filter(Q(is_admin=True) | Q(member__is_superuser=True)).exists()
+    """Whether someone administers the tenant: a tenant admin or an operator who is a member."""
+    if Membership.objects.filter(tenant=tenant, member__is_superuser=True).exists():
+        return True
+    return bool(rbac.tenant_admin_ids(tenant))
 
 
 def is_activated(tenant: Tenant) -> bool:
@@ -101,6 +104,6 @@ def activate(tenant: Tenant, user: User, settings: dict) -> bool:
         if is_activated(tenant):
             return False
         user.save()
-        Membership.objects.create(tenant=tenant, member=user, user=user, is_admin=True)
+        access.assign_role(ADMIN_TENANT_ROLE, user=user, tenant=tenant, by=user)
         update_settings(tenant, settings)
     return True

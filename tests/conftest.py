@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
-from tenants.models import Membership, Organization, Project, Tenant, User
+from tenants import access
+from tenants.models import Organization, Project, Tenant, User
 from tenants.services import create_tenant
 from tests.api_helpers import bearer_client
 
@@ -62,10 +63,11 @@ def make_tenant(slug: str, *, is_default: bool = False) -> Tenant:
     return tenant
 
 
-def make_user(username: str, *tenants: Tenant, is_admin: bool = False, **extra) -> User:
+def make_user(username: str, *tenants: Tenant, is_admin: bool = False, role: str | None = None, **extra) -> User:
+    """A user with `role` in each of `tenants` (tenant-admin with `is_admin`, else tenant-developer)."""
     user = User.objects.create_user(username=username, password=PASSWORD, **extra)
     for tenant in tenants:
-        Membership.objects.create(tenant=tenant, member=user, is_admin=is_admin)
+        access.add_member(tenant, user, role or ("tenant-admin" if is_admin else "tenant-developer"))
     return user
 
 
@@ -81,12 +83,14 @@ def tenant_b(db):
 
 @pytest.fixture
 def alice(tenant_a):
-    return make_user("alice", tenant_a)
+    """Tenant admin of A."""
+    return make_user("alice", tenant_a, is_admin=True)
 
 
 @pytest.fixture
 def charlie(tenant_b):
-    return make_user("charlie", tenant_b)
+    """Tenant admin of B."""
+    return make_user("charlie", tenant_b, is_admin=True)
 
 
 @pytest.fixture

@@ -72,3 +72,11 @@ def parse_uuid(value, field: str, where: str = "body") -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (ValueError, AttributeError, TypeError):
         raise invalid(field, "Input should be a valid UUID", value, where) from None
+
+
+def is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+        return True
+    except ValueError:
+        return False

@@ -8,10 +8,11 @@ from django.db import IntegrityError, transaction
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from core.api.exceptions import EntityExistsError, EntityNotFound, RequestValidationError
+from core.api.exceptions import EntityExistsError, EntityNotFound, IllegalOperationError, RequestValidationError
 from core.api.filters import ZenFilterSet, _to_bool
 from core.api.pagination import paginate
 from core.api.validation import invalid, validate_body
+from core.signals import access_denied
 
 
 def hydrate_param(request, default: bool) -> bool:
@@ -39,6 +40,7 @@ class ZenViewSet(viewsets.GenericViewSet):
     create_schema: str | None = None
     update_schema: str | None = None
     label = "entity"
+    resource_type = None  # the RBAC type, when the model's own is not it (service accounts)
     lookup_url_kwarg = "pk"
     unique_message = "{label} with name `{name}` already exists."
 
@@ -62,6 +64,15 @@ class ZenViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         return self.model.objects.restrict(self.request.user, self.action_name()).filter(tenant=self.request.tenant)
 
+    def readable(self):
+        """What the caller may read (`get_queryset()` as for a GET): an object found here but not
+        in `get_queryset()` (restricted by the action) is forbidden (403) rather than missing (404)."""
+        action, self.action = self.action, "retrieve"
+        try:
+            return self.get_queryset()
+        finally:
+            self.action = action
+
     def get_object(self, queryset=None):
         raw = self.kwargs[self.lookup_url_kwarg]
         try:
@@ -71,8 +82,23 @@ class ZenViewSet(viewsets.GenericViewSet):
         queryset = queryset if queryset is not None else self.get_queryset()
         obj = queryset.filter(pk=pk).first()
         if obj is None:
+            self.forbid_if_readable(pk)
             raise EntityNotFound(f"Unable to get {self.label} with ID '{pk}': No {self.label} with this ID found")
         return obj
+
+    def forbid_if_readable(self, pk) -> None:
+        action = self.action_name()
+        if action != "read" and self.readable().filter(pk=pk).exists():
+            self.deny(action, resource_id=pk)
+
+    def authorize(self, action: str, obj) -> None:
+        """403 (and an audit event) unless the caller may `action` on `obj`."""
+        if not self.model.objects.allows(self.request.user, action, obj, self.resource_type):
+            self.deny(action, resource_id=obj.pk)
+
+    def deny(self, action: str, resource_id="") -> None:
+        access_denied.send(sender=self.model, request=self.request, action=action, resource_id=resource_id)
+        raise IllegalOperationError(f"Insufficient permissions to {action} this {self.label}.")
 
     def envelope(self, hydrate: bool):
         return self.envelope_class(request=self.request, hydrate=hydrate)
@@ -97,7 +123,7 @@ class ZenViewSet(viewsets.GenericViewSet):
 
     def create(self, request, *args, **kwargs):
         data = self.validated(request.data, self.create_schema)
-        obj = self.save_or_conflict(lambda: self.perform_create(data), data)
+        obj = self.save_or_conflict(lambda: self.created(self.perform_create(data)), data)
         return Response(self.render(obj))
 
     def update(self, request, *args, **kwargs):
@@ -137,6 +163,13 @@ class ZenViewSet(viewsets.GenericViewSet):
                 for field, messages in exc.message_dict.items()
             ]
             raise RequestValidationError(f"{len(problems)} validation error(s):\n  " + "\n  ".join(problems)) from None
+        return obj
+
+    def created(self, obj):
+        """Creating is allowed by the caller's role where the object landed (its tenant and
+        project); checked inside the transaction, so a refused create writes nothing."""
+        if self.request.method == "POST":
+            self.authorize("create", obj)
         return obj
 
     def perform_create(self, data):

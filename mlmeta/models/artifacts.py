@@ -10,6 +10,8 @@ __all__ = ["Artifact", "ArtifactVersion", "ArtifactVisualization"]
 class Artifact(ProjectOwnedModel):
     """A named artifact of a project (e.g. `training_pipeline::trainer::output`); data lives in versions."""
 
+    rbac_type = "artifact"
+
     name = models.CharField(max_length=255)
     has_custom_name = models.BooleanField(default=False)
     version_counter = models.PositiveIntegerField(default=0, editable=False)
@@ -27,6 +29,8 @@ class ArtifactVersion(ProjectOwnedModel):
 
     `version` is "1", "2", ... (numbered per artifact) unless the client gave a custom version.
     """
+
+    rbac_type = "artifact_version"
 
     artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="versions")
     version = models.CharField(max_length=255)

@@ -9,6 +9,8 @@ __all__ = ["RunMetadata", "Tag", "TagResource"]
 class RunMetadata(ProjectOwnedModel):
     """One key/value logged against a run, step, artifact version, model version or schedule."""
 
+    rbac_type = "run_metadata"
+
     resource_type = models.CharField(max_length=32, choices=MetadataResourceType.choices)
     resource_id = models.UUIDField()
     key = models.CharField(max_length=255)
@@ -34,6 +36,8 @@ class RunMetadata(ProjectOwnedModel):
 
 class Tag(TenantOwnedModel):
     """A label for runs, artifacts, models, ...; an exclusive tag sits on one resource of a kind at a time."""
+
+    rbac_type = "tag"
 
     name = models.CharField(max_length=255)
     color = models.CharField(max_length=16, choices=ColorVariant.choices, default=ColorVariant.GREY)

@@ -8,6 +8,8 @@ __all__ = ["CodeReference", "CodeRepository", "Pipeline", "PipelineBuild", "Pipe
 class Pipeline(ProjectOwnedModel):
     """A named pipeline of a project; its runs are numbered 1, 2, ... through `run_counter`."""
 
+    rbac_type = "pipeline"
+
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True, null=True)
     run_counter = models.PositiveIntegerField(default=0, editable=False)
@@ -21,6 +23,7 @@ class Pipeline(ProjectOwnedModel):
 
 
 class CodeRepository(ProjectOwnedModel):
+    rbac_type = "code_repository"
     name = models.CharField(max_length=255)
     config = models.JSONField(default=dict, blank=True)
     source = models.JSONField(default=dict)
@@ -38,6 +41,9 @@ class CodeRepository(ProjectOwnedModel):
 class CodeReference(ProjectOwnedModel):
     """A commit (and subdirectory) of a code repository that a snapshot was built from."""
 
+    rbac_type = "code_repository"
+    rbac_ident = "code_repository_id"
+
     code_repository = models.ForeignKey(CodeRepository, on_delete=models.CASCADE, related_name="references")
     commit = models.CharField(max_length=255)
     subdirectory = models.CharField(max_length=1024, blank=True)
@@ -48,6 +54,8 @@ class CodeReference(ProjectOwnedModel):
 
 class PipelineBuild(ProjectOwnedModel):
     """Docker images built for running a pipeline on a stack."""
+
+    rbac_type = "pipeline_build"
 
     pipeline = models.ForeignKey(Pipeline, on_delete=models.SET_NULL, null=True, blank=True, related_name="builds")
     stack = models.ForeignKey("mlmeta.Stack", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -66,6 +74,8 @@ class PipelineBuild(ProjectOwnedModel):
 
 class Schedule(ProjectOwnedModel):
     """When a pipeline runs by itself: a cron expression, an interval, or once."""
+
+    rbac_type = "schedule"
 
     name = models.CharField(max_length=255)
     active = models.BooleanField(default=True)
@@ -91,6 +101,8 @@ class Schedule(ProjectOwnedModel):
 class PipelineSnapshot(ProjectOwnedModel):
     """The frozen, compiled form of a pipeline (ZenML's "snapshot", formerly "deployment"):
     configuration, one configuration per step and the spec (the DAG). Runs point at it."""
+
+    rbac_type = "pipeline_snapshot"
 
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="snapshots")
     stack = models.ForeignKey("mlmeta.Stack", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

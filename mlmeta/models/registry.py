@@ -21,6 +21,8 @@ class StageTaken(Exception):
 class Model(ProjectOwnedModel):
     """A model in the registry, with its model-card fields; versions are numbered per model."""
 
+    rbac_type = "model"
+
     name = models.CharField(max_length=255)
     license = models.TextField(blank=True, null=True)
     description = models.TextField(blank=True, null=True)
@@ -42,6 +44,8 @@ class Model(ProjectOwnedModel):
 
 class ModelVersion(ProjectOwnedModel):
     """A version of a model: number 1, 2, ... per model, a name (the number unless given) and a stage."""
+
+    rbac_type = "model_version"
 
     model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="versions")
     name = models.CharField(max_length=255)

@@ -12,6 +12,8 @@ __all__ = ["Logs", "PipelineRun", "StepRun", "StepRunInput", "StepRunOutput"]
 class PipelineRun(ProjectOwnedModel):
     """One execution of a pipeline snapshot. `index` numbers the runs of a pipeline (1, 2, ...)."""
 
+    rbac_type = "pipeline_run"
+
     name = models.CharField(max_length=255)
     pipeline = models.ForeignKey(
         "mlmeta.Pipeline", on_delete=models.CASCADE, null=True, blank=True, related_name="runs"
@@ -158,6 +160,9 @@ class PipelineRun(ProjectOwnedModel):
 class StepRun(ProjectOwnedModel):
     """One step of a pipeline run; a cached step points at the step run it reused."""
 
+    rbac_type = "pipeline_run"
+    rbac_ident = "pipeline_run_id"
+
     pipeline_run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="steps")
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=16, choices=StepType.choices, blank=True, null=True)
@@ -261,6 +266,9 @@ class StepRunOutput(TenantChildModel):
 
 class Logs(ProjectOwnedModel):
     """Where the logs of a run, step or client process are stored (a file in the artifact store or a log store)."""
+
+    rbac_type = "pipeline_run"
+    rbac_ident = "pipeline_run_id"
 
     uri = models.CharField(max_length=4096, blank=True, null=True)
     source = models.CharField(max_length=64)

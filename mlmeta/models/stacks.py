@@ -10,6 +10,8 @@ class Flavor(TenantOwnedModel):
     """An implementation of a stack component type (e.g. the `local` orchestrator); `source` is
     the class the client imports to build the component, `config_schema` a JSON schema."""
 
+    rbac_type = "flavor"
+
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=32, choices=StackComponentType.choices)
     display_name = models.CharField(max_length=255, blank=True)
@@ -34,6 +36,8 @@ class Flavor(TenantOwnedModel):
 
 class StackComponent(TenantOwnedModel):
     """A configured orchestrator, artifact store, ... of a tenant, usable in several stacks."""
+
+    rbac_type = "stack_component"
 
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=32, choices=StackComponentType.choices)
@@ -63,6 +67,8 @@ class StackComponent(TenantOwnedModel):
 
 class Stack(TenantOwnedModel):
     """A named set of components, at most one per type, that runs pipelines."""
+
+    rbac_type = "stack"
 
     name = models.CharField(max_length=255)
     description = models.CharField(max_length=255, blank=True)

@@ -20,6 +20,8 @@ class SecretBackendConfig(TenantOwnedModel):
     `str()`, the admin or a log line.
     """
 
+    rbac_type = "tenant"
+
     role = models.CharField(max_length=16, choices=BackendRole.choices)
     backend = models.CharField(max_length=50, help_text="A name from settings.SECRETS_BACKENDS.")
     address = models.CharField(max_length=1024, blank=True, help_text="e.g. https://bao.example.com:8200")

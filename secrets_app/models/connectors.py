@@ -9,6 +9,8 @@ class ServiceConnector(TenantOwnedModel):
     """Access to a cloud or service (AWS, Kubernetes, a Docker registry, ...). Non-secret settings
     are in `configuration`; credentials are in `secret`, stored through the secrets backend."""
 
+    rbac_type = "service_connector"
+
     name = models.CharField(max_length=255)
     connector_type = models.CharField(max_length=255)
     description = models.TextField(blank=True)

@@ -20,6 +20,8 @@ class Secret(TenantOwnedModel):
     values change together or not at all.
     """
 
+    rbac_type = "secret"
+
     name = models.CharField(max_length=255)
     private = models.BooleanField(default=False)
     backend = models.CharField(max_length=50, default="sql")

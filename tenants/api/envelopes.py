@@ -1,6 +1,6 @@
 from core.api.envelope import Envelope, id_or_none
 from core.api.timestamps import ts
-from tenants.models import Membership
+from tenants import rbac
 
 
 class UserEnvelope(Envelope):
@@ -28,8 +28,7 @@ class UserEnvelope(Envelope):
         if user.is_superuser or tenant is None:
             return user.is_superuser
         if self._admin_ids is None:
-            admins = Membership.objects.filter(tenant=tenant, is_admin=True)
-            self._admin_ids = set(admins.values_list("member_id", flat=True))
+            self._admin_ids = rbac.tenant_admin_ids(tenant)
         return user.pk in self._admin_ids
 
     def metadata(self, user) -> dict:

@@ -12,12 +12,17 @@ from tenants.models.service_accounts import decode_key
 
 
 def authenticate_api_key(tenant, plaintext: str) -> tuple[APIKey, int]:
-    """The usable key of `tenant` that `plaintext` belongs to, with the secret's generation."""
+    """The usable key that `plaintext` belongs to, with the secret's generation: a key of
+    `tenant`'s organization whose account may use `tenant`."""
     decoded = decode_key(plaintext)
     key = None
     if decoded is not None:
         key_id, secret = decoded
-        key = APIKey.objects.select_related("service_account").filter(tenant=tenant, pk=key_id).first()
+        key = (
+            APIKey.objects.select_related("service_account")
+            .filter(organization_id=tenant.organization_id, pk=key_id)
+            .first()
+        )
     generation = key.generation_of(secret) if key is not None else None
     if generation is None or not key.usable or not rbac.may_use_tenant(key.service_account, tenant):
         raise CredentialsNotValid("error decoding API key")

@@ -7,16 +7,17 @@ from rest_framework.response import Response
 from core.api.exceptions import EntityNotFound
 from core.api.validation import invalid
 from core.api.views import ZenViewSet
+from tenants import access
 from tenants.api.envelopes import APIKeyEnvelope, ServiceAccountEnvelope
 from tenants.api.filtersets import APIKeyFilterSet, ServiceAccountFilterSet
-from tenants.models import APIKey, Membership, User
+from tenants.models import APIKey, User
 
 MAX_RETAIN_MINUTES = 2**31 - 1
 
 
 def service_accounts(request, action: str = "read"):
     """The service accounts of the request's tenant that the user may see (or act on)."""
-    accounts = User.objects.restrict(request.user, action).filter(
+    accounts = User.objects.restrict(request.user, action, "service_account").filter(
         memberships__tenant=request.tenant, is_service_account=True
     )
     return accounts.distinct()
@@ -40,6 +41,7 @@ class ServiceAccountViewSet(ZenViewSet):
     create_schema = "ServiceAccountRequest"
     update_schema = "ServiceAccountUpdate"
     label = "service account"
+    resource_type = "service_account"
     unique_message = "Account with name `{name}` already exists."
 
     def get_queryset(self):
@@ -50,11 +52,16 @@ class ServiceAccountViewSet(ZenViewSet):
         return _by_name_or_id(queryset, str(self.kwargs[self.lookup_url_kwarg]), "username", self.label)
 
     def perform_create(self, data):
-        account = User(username=data["name"], is_service_account=True, is_active=data["active"])
+        account = User(
+            username=data["name"],
+            is_service_account=True,
+            is_active=data["active"],
+            organization=self.request.tenant.organization,
+        )
         self.assign(account, data)
         account.set_unusable_password()
         account.save()
-        Membership.objects.create(tenant=self.request.tenant, member=account, user=self.request.user)
+        access.add_member(self.request.tenant, account, by=self.request.user)
         return account
 
     def perform_update(self, account, data):
@@ -73,11 +80,11 @@ class ServiceAccountViewSet(ZenViewSet):
                 setattr(account, field, data[field])
 
     def perform_destroy(self, account):
-        """The account goes with its keys; one that belongs to other tenants too only leaves this one."""
+        """The account goes with its keys; one that belongs to other tenants too only leaves this one
+        (its keys stay, for the other tenants)."""
         tenant = self.request.tenant
         if account.memberships.exclude(tenant=tenant).exists():
-            APIKey.objects.filter(tenant=tenant, service_account=account).delete()
-            account.memberships.filter(tenant=tenant).delete()
+            access.remove_member(tenant, account)
         else:
             account.delete()
 
@@ -98,7 +105,13 @@ class APIKeyViewSet(ZenViewSet):
         return self._account
 
     def get_queryset(self):
-        return super().get_queryset().filter(service_account=self.service_account())
+        return self.keys(self.action_name())
+
+    def action_name(self) -> str:
+        return "update" if self.action == "rotate" else super().action_name()
+
+    def keys(self, action):
+        return APIKey.objects.restrict(self.request.user, action).filter(service_account=self.service_account())
 
     def get_object(self, queryset=None):
         queryset = queryset if queryset is not None else self.get_queryset()
@@ -107,10 +120,12 @@ class APIKeyViewSet(ZenViewSet):
     def create(self, request, *args, **kwargs):
         data = self.validated(request.data, self.create_schema)
         account = self.service_account()
+        if not User.objects.allows(request.user, "update", account, "service_account"):
+            self.deny("create", resource_id=account.pk)
         key, plaintext = self.save_or_conflict(
             lambda: APIKey.issue(
-                tenant=request.tenant,
-                user=request.user,
+                organization=account.organization or request.tenant.organization,
+                created_by=request.user,
                 service_account=account,
                 name=data["name"],
                 description=data.get("description") or "",

@@ -12,12 +12,12 @@ from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
 from core.api.exceptions import EntityExistsError, EntityNotFound, IllegalOperationError
-from core.api.validation import invalid, parse_uuid, validate_body
+from core.api.validation import invalid, is_uuid, parse_uuid, validate_body
 from core.api.views import ZenViewSet, hydrate_param
-from tenants import rbac
+from tenants import access, rbac
 from tenants.api.envelopes import UserEnvelope
 from tenants.api.filtersets import UserFilterSet
-from tenants.models import Membership, User
+from tenants.models import User
 
 # UserUpdate fields stored on the account, by the model field that keeps them.
 ACCOUNT_FIELDS = {
@@ -81,10 +81,6 @@ def apply_account_fields(user, data) -> None:
     ZenViewSet.clean(user, exclude=("password",))
 
 
-def set_tenant_admin(request, user, is_admin: bool) -> None:
-    Membership.objects.filter(tenant=request.tenant, member=user).update(is_admin=is_admin, updated=timezone.now())
-
-
 class UserViewSet(ZenViewSet):
     model = User
     envelope_class = UserEnvelope
@@ -104,13 +100,13 @@ class UserViewSet(ZenViewSet):
         """Users may be addressed by id or by name."""
         raw = str(self.kwargs[self.lookup_url_kwarg])
         queryset = queryset if queryset is not None else self.get_queryset()
-        try:
-            return super().get_object(queryset)
-        except Exception:
-            user = queryset.filter(username=raw).first()
-            if user is None:
-                raise EntityNotFound(f"Unable to get user with name or ID '{raw}': No user found") from None
-            return user
+        lookup = {"pk": parse_uuid(raw, "user_id")} if is_uuid(raw) else {"username": raw}
+        user = queryset.filter(**lookup).first()
+        if user is None:
+            if self.action_name() != "read" and self.readable().filter(**lookup).exists():
+                self.deny(self.action_name(), resource_id=raw)
+            raise EntityNotFound(f"Unable to get user with name or ID '{raw}': No user found")
+        return user
 
     # --- create ------------------------------------------------------------------------------
     def create(self, request, *args, **kwargs):
@@ -127,9 +123,7 @@ class UserViewSet(ZenViewSet):
         else:
             user.set_unusable_password()
         user.save()
-        Membership.objects.create(
-            tenant=self.request.tenant, member=user, user=self.request.user, is_admin=data["is_admin"]
-        )
+        access.set_tenant_admin(self.request.tenant, user, bool(data["is_admin"]), by=self.request.user)
         return user
 
     # --- update ------------------------------------------------------------------------------
@@ -153,7 +147,7 @@ class UserViewSet(ZenViewSet):
         require_admin(self.request, "change who is an admin")
         if user.is_superuser:
             raise IllegalOperationError("Operators are admins of every tenant.")
-        set_tenant_admin(self.request, user, is_admin)
+        access.set_tenant_admin(self.request.tenant, user, is_admin, by=self.request.user)
 
     @action(detail=True, methods=["put"])
     def deactivate(self, request, pk=None):
@@ -183,8 +177,7 @@ class UserViewSet(ZenViewSet):
         if user.is_superuser and not self.request.user.is_superuser:
             raise IllegalOperationError("Operators cannot be removed by tenant admins.")
         if user.memberships.exclude(tenant=self.request.tenant).exists() or user.is_superuser:
-            user.memberships.filter(tenant=self.request.tenant).delete()
-            rbac.forget(user)
+            access.remove_member(self.request.tenant, user)
         else:
             user.delete()
 

@@ -1,3 +1,5 @@
+from tenants.models.access import Invitation, Role, RoleAssignment, Team
+from tenants.models.audit import AppendOnlyError, AuditEvent
 from tenants.models.base import ProjectOwnedModel, TenantChildModel, TenantOwnedModel
 from tenants.models.devices import DeviceError, OAuthDevice
 from tenants.models.service_accounts import APIKey
@@ -6,12 +8,18 @@ from tenants.models.users import User
 
 __all__ = [
     "APIKey",
+    "AppendOnlyError",
+    "AuditEvent",
     "DeviceError",
+    "Invitation",
     "Membership",
     "OAuthDevice",
     "Organization",
     "Project",
     "ProjectOwnedModel",
+    "Role",
+    "RoleAssignment",
+    "Team",
     "Tenant",
     "TenantChildModel",
     "TenantOwnedModel",

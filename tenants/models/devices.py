@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tenants.choices import OAuthDeviceStatus
 from tenants.models.base import TenantOwnedModel
+from tenants.querysets import DeviceQuerySet
 
 __all__ = ["DeviceError", "OAuthDevice"]
 
@@ -32,6 +33,8 @@ class OAuthDevice(TenantOwnedModel):
     id and stop working when it is locked, deleted or expired.
     """
 
+    rbac_type = "member"
+
     MAX_FAILED_ATTEMPTS = 3
 
     client_id = models.UUIDField()
@@ -50,6 +53,8 @@ class OAuthDevice(TenantOwnedModel):
     city = models.CharField(max_length=255, blank=True, null=True)
     region = models.CharField(max_length=255, blank=True, null=True)
     country = models.CharField(max_length=255, blank=True, null=True)
+
+    objects = DeviceQuerySet.as_manager()
 
     class Meta(TenantOwnedModel.Meta):
         verbose_name = "OAuth device"

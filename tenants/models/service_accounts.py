@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tenants.models.base import TenantOwnedModel
+from core.models import BaseModel
+from tenants.querysets import APIKeyQuerySet
 
 __all__ = ["APIKey"]
 
@@ -46,8 +47,9 @@ def decode_key(plaintext: str) -> tuple[uuid.UUID, str] | None:
         return None
 
 
-class APIKey(TenantOwnedModel):
-    """An API key of a service account, in the format of ZenML's (`ZENKEY_...`).
+class APIKey(BaseModel):
+    """An API key of an organization's service account, in the format of ZenML's (`ZENKEY_...`);
+    it logs in to every tenant where the account holds a role.
 
     Only a salted HMAC of its secret is stored; the plaintext is returned once, by `issue()` or
     `rotate()`. After a rotation the previous secret still logs in until `retained_until`.
@@ -56,7 +58,11 @@ class APIKey(TenantOwnedModel):
     rotated out, or at once when the key or its account is deactivated.
     """
 
+    organization = models.ForeignKey("tenants.Organization", on_delete=models.CASCADE, related_name="api_keys")
     service_account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     key_hash = models.CharField(max_length=128, editable=False)
@@ -67,8 +73,20 @@ class APIKey(TenantOwnedModel):
     generation = models.PositiveIntegerField(default=1, editable=False)
     last_login = models.DateTimeField(null=True, blank=True)
     last_rotated = models.DateTimeField(null=True, blank=True)
+    expires = models.DateTimeField(null=True, blank=True, help_text="After this the key no longer logs in.")
 
-    class Meta(TenantOwnedModel.Meta):
+    objects = APIKeyQuerySet.as_manager()
+    rbac_shape = {
+        "type": "service_account",
+        "tenant": "service_account__memberships__tenant_id",
+        "org": "organization_id",
+        "project": None,
+        "owner": "service_account_id",
+        "ident": "service_account_id",
+        "many": True,
+    }
+
+    class Meta(BaseModel.Meta):
         verbose_name = "API key"
         constraints = [
             models.UniqueConstraint(fields=["service_account", "name"], name="api_key_name_unique_per_account"),
@@ -106,7 +124,8 @@ class APIKey(TenantOwnedModel):
 
     @property
     def usable(self) -> bool:
-        return self.active and self.service_account.is_active
+        expired = self.expires is not None and self.expires <= timezone.now()
+        return self.active and not expired and self.service_account.is_active
 
     def _previous_retained(self) -> bool:
         return bool(self.previous_key_hash and self.retained_until and self.retained_until > timezone.now())

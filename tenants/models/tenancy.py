@@ -24,6 +24,15 @@ class Organization(BaseModel):
     description = models.TextField(blank=True)
 
     objects = OrganizationQuerySet.as_manager()
+    rbac_shape = {
+        "type": "organization",
+        "tenant": None,
+        "org": "id",
+        "project": None,
+        "owner": None,
+        "ident": None,
+        "many": False,
+    }
 
     class Meta(BaseModel.Meta):
         ordering = ["slug"]
@@ -49,6 +58,15 @@ class Tenant(BaseModel):
     secrets_backend = models.CharField(max_length=50, default="sql")
 
     objects = TenantQuerySet.as_manager()
+    rbac_shape = {
+        "type": "tenant",
+        "tenant": "id",
+        "org": "organization_id",
+        "project": None,
+        "owner": None,
+        "ident": None,
+        "many": False,
+    }
 
     class Meta(BaseModel.Meta):
         ordering = ["slug"]
@@ -77,6 +95,16 @@ class Tenant(BaseModel):
 class Project(TenantOwnedModel):
     """A ZenML project: the scope of pipelines, runs, artifacts and models inside a tenant."""
 
+    rbac_shape = {
+        "type": "project",
+        "tenant": "tenant_id",
+        "org": "tenant__organization_id",
+        "project": "id",
+        "owner": "user_id",
+        "ident": "pk",
+        "many": False,
+    }
+
     name = models.CharField(max_length=50, validators=[name_validator])
     display_name = models.CharField(max_length=255, blank=True)
     description = models.CharField(max_length=255, blank=True)
@@ -98,12 +126,21 @@ class Project(TenantOwnedModel):
 
 
 class Membership(TenantOwnedModel):
-    """A user's membership of a tenant. Roles arrive with RBAC; membership alone grants access now,
-    and `is_admin` marks the tenant's admins (ZenML's `is_admin` users: they manage its users and
-    settings)."""
+    """A user's membership of a tenant: the tenant's member list. What a member may do comes from
+    their role assignments (tenants.rbac); assigning a tenant or project role makes one a member,
+    and removing the membership removes those roles."""
+
+    rbac_shape = {
+        "type": "member",
+        "tenant": "tenant_id",
+        "org": "tenant__organization_id",
+        "project": None,
+        "owner": None,
+        "ident": None,
+        "many": False,
+    }
 
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    is_admin = models.BooleanField(default=False, help_text="Manages the tenant's users and settings.")
 
     class Meta(TenantOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["tenant", "member"], name="membership_unique")]

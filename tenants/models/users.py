@@ -16,6 +16,14 @@ class User(AbstractUser):
     full_name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True, help_text="What a service account is for.")
     is_service_account = models.BooleanField(default=False)
+    organization = models.ForeignKey(
+        "tenants.Organization",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="service_accounts",
+        help_text="The organization a service account belongs to (people join organizations through roles).",
+    )
     avatar_url = models.URLField(max_length=1024, blank=True, null=True)
     email_opted_in = models.BooleanField(null=True, blank=True)
     external_user_id = models.UUIDField(null=True, blank=True)
@@ -24,6 +32,15 @@ class User(AbstractUser):
     updated = models.DateTimeField(auto_now=True)
 
     objects = UserManager()
+    rbac_shape = {
+        "type": "user",
+        "tenant": "memberships__tenant_id",
+        "org": "organization_id",
+        "project": None,
+        "owner": None,
+        "ident": None,
+        "many": True,
+    }
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

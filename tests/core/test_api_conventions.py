@@ -4,7 +4,8 @@ import pytest
 from django.test import Client
 
 from mlmeta.models import Stack, StackComponent
-from tenants.models import Membership, Project, User
+from tenants import access
+from tenants.models import Project, User
 from tenants.services import create_tenant
 from tests.api_helpers import bearer_client
 from tests.conftest import PASSWORD
@@ -13,7 +14,7 @@ from tests.conftest import PASSWORD
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password=PASSWORD, is_superuser=True)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user
 
 
@@ -68,7 +69,7 @@ def test_wrong_password_and_unknown_grant(client, admin, tenant):
 
 def test_token_of_one_tenant_is_refused_by_another(admin, tenant, db):
     other = create_tenant("other")
-    Membership.objects.create(tenant=other, member=admin)
+    access.add_member(other, admin)
     api = bearer_client(admin, tenant)
     assert api.get("/t/other/api/v1/current-user").status_code == 401
     assert api.get("/api/v1/current-user").status_code == 200

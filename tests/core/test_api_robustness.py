@@ -20,7 +20,8 @@ from rest_framework.test import APIClient
 
 from core.api.routes import api_routes
 from core.api.validation import SCHEMA_FILE
-from tenants.models import APIKey, Membership, OAuthDevice
+from tenants import access
+from tenants.models import APIKey, OAuthDevice
 from tests.api_helpers import bearer_client
 from tests.conftest import make_tenant
 from tests.factories import make_account, populate
@@ -69,11 +70,11 @@ def body_schema(op) -> dict | None:
 def world(db):
     tenant = make_tenant("alpha", is_default=True)
     admin = make_account("alice")
-    Membership.objects.create(tenant=tenant, member=admin, is_admin=True)
+    access.add_member(tenant, admin, "tenant-admin")
     world = populate(tenant, admin)
     robot = make_account("robot", is_service_account=True)
-    Membership.objects.create(tenant=tenant, member=robot)
-    key, _ = APIKey.issue(tenant=tenant, user=admin, service_account=robot, name="default")
+    access.add_member(tenant, robot)
+    key, _ = APIKey.issue(organization=tenant.organization, created_by=admin, service_account=robot, name="default")
     device = OAuthDevice.objects.create(
         tenant=tenant, user=admin, client_id=uuid.uuid4(), device_code_hash="d", user_code_hash="u", status="verified"
     )

@@ -2,7 +2,8 @@
 an API client, and the recorded ZenML pipeline scenarios replayed against it."""
 
 from mlmeta.models import Stack
-from tenants.models import Membership, Project, User
+from tenants import access
+from tenants.models import Project, User
 from tests.conftest import PASSWORD
 from tests.traffic import Replayer, exchanges
 
@@ -32,7 +33,7 @@ OWN_PREFIXES = (
 
 def member(tenant, username: str = "admin", **extra) -> User:
     user = User.objects.create_user(username, password=PASSWORD, **extra)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user
 
 

@@ -14,7 +14,8 @@ from mlmeta.models import (
     Schedule,
     StepRun,
 )
-from tenants.models import Membership, Project, User
+from tenants import access
+from tenants.models import Project, User
 from tenants.services import create_tenant
 from tests.api_helpers import TenantClient
 from tests.traffic import Replayer, recorded
@@ -26,7 +27,7 @@ RECORDED_RUN = "ffe86c61-8645-416f-a45b-40fcf9d13494"
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user
 
 
@@ -104,7 +105,7 @@ def test_missing_target_or_type_is_refused(api, project, run):
 def test_metadata_cannot_target_another_tenant(project, run, db):
     other = create_tenant("other")
     charlie = User.objects.create_user("charlie", password="x" * 12)
-    Membership.objects.create(tenant=other, member=charlie)
+    access.add_member(other, charlie)
     client = TenantClient(charlie, other)
     theirs = Project.objects.get(tenant=other, name="default")
     response = client.post("/api/v1/run-metadata", body(theirs, [("pipeline_run", run.pk)], {"x": 1}), format="json")

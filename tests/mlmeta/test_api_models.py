@@ -14,7 +14,8 @@ from mlmeta.models import (
     TagResource,
 )
 from mlmeta.models.registry import StageTaken
-from tenants.models import Membership, Project, User
+from tenants import access
+from tenants.models import Project, User
 from tenants.services import create_tenant
 from tests.api_helpers import TenantClient
 from tests.traffic import Replayer, envelope_keys, recorded
@@ -26,7 +27,7 @@ RECORDED_ADMIN = "339d3cc0-08b6-48be-9948-0adc101b3cfc"
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user
 
 
@@ -34,7 +35,7 @@ def admin(tenant):
 def other(db):
     tenant = create_tenant("other")
     charlie = User.objects.create_user("charlie", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=charlie)
+    access.add_member(tenant, charlie)
     return TenantClient(charlie, tenant)
 
 

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from mlmeta.models import PipelineSnapshot, TagResource
-from tenants.models import Membership, User
+from tenants import access
+from tenants.models import User
 from tenants.services import create_tenant
 from tests.api_helpers import bearer_client
 from tests.conftest import PASSWORD
@@ -61,7 +62,7 @@ def test_prune_stays_in_the_project_and_tenant(zen, tenant):
     anonymous(zen, zen.pipeline())
     other = create_tenant("other")
     stranger = User.objects.create_user("stranger", password=PASSWORD)
-    Membership.objects.create(tenant=other, member=stranger)
+    access.add_member(other, stranger)
     other_zen = PipelineApi(bearer_client(stranger, other), other, prefix="/t/other")
     body = {"project": zen.project, "older_than": LATER, "apply": True}
     answer = other_zen.call("post", "/pipeline_snapshots/prune", body, status=404)

@@ -4,7 +4,8 @@ import pytest
 
 from mlmeta.models import Model, ModelVersion, Pipeline, PipelineRun, Tag, TagResource
 from mlmeta.tagging import apply_tags, remove_tags
-from tenants.models import Membership, User
+from tenants import access
+from tenants.models import User
 from tenants.services import create_tenant
 from tests.api_helpers import TenantClient
 from tests.traffic import Replayer, envelope_keys, recorded
@@ -16,7 +17,7 @@ RECORDED_ADMIN = "339d3cc0-08b6-48be-9948-0adc101b3cfc"
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user
 
 
@@ -29,7 +30,7 @@ def make_run(project, name="run-1", pipeline_name="training"):
 def other(db):
     tenant = create_tenant("other")
     charlie = User.objects.create_user("charlie", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=charlie)
+    access.add_member(tenant, charlie)
     return TenantClient(charlie, tenant)
 
 

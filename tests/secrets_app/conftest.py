@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from tenants.models import Membership, User
+from tenants import access
+from tenants.models import User
 from tests.secrets_app.helpers import BaoServer, bao_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -41,5 +42,5 @@ def spare_bao(bao_path, tmp_path):
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user

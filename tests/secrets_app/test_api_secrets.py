@@ -10,7 +10,8 @@ from django.db import connection
 from secrets_app import crypto
 from secrets_app.backends import get_backend
 from secrets_app.models import Secret, SecretValue
-from tenants.models import Membership, User
+from tenants import access
+from tenants.models import User
 from tenants.services import create_tenant
 from tests.api_helpers import TenantClient, bearer_client
 from tests.traffic import Replayer, envelope_keys, recorded
@@ -22,14 +23,14 @@ PLAINTEXT = {"username": "svc-user-7f3a", "api_token": "tok-9d8e7c6b5a4f3e2d"}
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user
 
 
 @pytest.fixture
 def bob(tenant):
     user = User.objects.create_user("bob", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return bearer_client(user, tenant)
 
 
@@ -157,7 +158,7 @@ def test_secrets_are_isolated_between_tenants(api, db):
     secret = create(api)
     other = create_tenant("other")
     charlie = User.objects.create_user("charlie", password="x" * 12)
-    Membership.objects.create(tenant=other, member=charlie)
+    access.add_member(other, charlie)
     theirs = TenantClient(charlie, other)
     path = f"/api/v1/secrets/{secret['id']}"
     assert theirs.get(path).status_code == 404

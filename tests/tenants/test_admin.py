@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from mlmeta.models import Pipeline
 from secrets_app.models import SecretBackendConfig
+from tenants import access
 from tenants.models import Membership, Organization, Project, Tenant, User
 from tests.admin_utils import admin_url, form_data, form_errors, mlmeta_admins
 from tests.factories import make_account, populate
@@ -178,7 +179,7 @@ def test_member_cannot_grant_superuser(alice_admin, world_a):
 
 def test_member_sees_other_members_read_only(alice_admin, world_a):
     bob = make_account("bob")
-    Membership.objects.create(tenant=world_a.tenant, member=bob)
+    access.add_member(world_a.tenant, bob)
     url = admin_url(User, "change", bob.pk)
     assert alice_admin.get(url).context["has_change_permission"] is False
     assert alice_admin.post(url, {"username": "robert"}).status_code == 403

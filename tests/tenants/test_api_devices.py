@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tenants import access
 from tenants.choices import OAuthDeviceStatus
-from tenants.models import Membership, OAuthDevice, User
+from tenants.models import OAuthDevice, User
 from tenants.services import create_tenant
 from tests.api_helpers import TenantClient, bearer_client
 from tests.traffic import Replayer, envelope_keys, recorded
@@ -23,7 +24,7 @@ USER_AGENT = "Host/vm ZenML/0.98.0 Python/3.11.7 OS/Linux"
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user)
     return user
 
 
@@ -159,7 +160,7 @@ def test_locking_or_deleting_a_device_stops_its_tokens(client, api):
 def test_devices_are_private_to_their_user_and_tenant(client, api, tenant, db):
     device, token = logged_in_device(client, api)
     bob = User.objects.create_user("bob", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=bob)
+    access.add_member(tenant, bob)
     as_bob = bearer_client(bob, tenant)
     assert as_bob.get("/api/v1/devices").json()["total"] == 0
     assert as_bob.get(f"/api/v1/devices/{device}").status_code == 404
@@ -167,7 +168,7 @@ def test_devices_are_private_to_their_user_and_tenant(client, api, tenant, db):
 
     other = create_tenant("other")
     charlie = User.objects.create_user("charlie", password="x" * 12)
-    Membership.objects.create(tenant=other, member=charlie)
+    access.add_member(other, charlie)
     theirs = TenantClient(charlie, other)
     assert theirs.get("/api/v1/devices").json()["total"] == 0
     assert theirs.get(f"/api/v1/devices/{device}").status_code == 404

@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tenants.models import APIKey, Membership, User
+from tenants import access
+from tenants.models import APIKey, User
 from tenants.services import create_tenant
 from tests.api_helpers import TenantClient
 from tests.traffic import Replayer, envelope_keys, recorded
@@ -21,7 +22,7 @@ RECORDED_ADMIN = "339d3cc0-08b6-48be-9948-0adc101b3cfc"
 @pytest.fixture
 def admin(tenant):
     user = User.objects.create_user("admin", password="x" * 12)
-    Membership.objects.create(tenant=tenant, member=user)
+    access.add_member(tenant, user, "tenant-admin")
     return user
 
 
@@ -187,7 +188,7 @@ def test_service_accounts_and_keys_are_isolated_between_tenants(api, client, ten
     key = create_key(api, account)
     other = create_tenant("other")
     charlie = User.objects.create_user("charlie", password="x" * 12)
-    Membership.objects.create(tenant=other, member=charlie)
+    access.add_member(other, charlie)
     theirs = TenantClient(charlie, other)
     keys = f"/api/v1/service_accounts/{account['id']}/api_keys"
     for path in (f"/api/v1/service_accounts/{account['id']}", "/api/v1/service_accounts/ci-bot", keys):

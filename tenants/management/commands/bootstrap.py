@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from core.commands import BaseCommand
-from tenants import services
+from tenants import access, services
 from tenants.models import Membership, Organization, Tenant, User
 
 PASSWORD_FILE = "admin-password.txt"
@@ -89,7 +89,8 @@ class Command(BaseCommand):
             self.report(True, f"superuser '{username}'", self.password_note(password))
         else:
             self.update_admin(user, password)
-        _, created = Membership.objects.get_or_create(tenant=tenant, member=user)
+        created = not Membership.objects.filter(tenant=tenant, member=user).exists()
+        access.assign_role("tenant-admin", user=user, tenant=tenant)
         self.report(created, f"membership of '{username}' in '{tenant.slug}'")
 
     def update_admin(self, user: User, password: str) -> None:

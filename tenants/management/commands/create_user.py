@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from core.commands import BaseCommand
+from tenants import access
 from tenants.models import Membership, Tenant, User
 
 
@@ -49,7 +50,8 @@ class Command(BaseCommand):
             user = user or User(username=username)
             self.apply(user, password=password, superuser=superuser, email=email)
             for tenant in tenant_objs:
-                Membership.objects.get_or_create(tenant=tenant, member=user)
+                if not Membership.objects.filter(tenant=tenant, member=user).exists():
+                    access.add_member(tenant, user)
         verb = "Created" if created else "Updated"
         where = f" in {', '.join(t.slug for t in tenant_objs)}" if tenant_objs else ""
         self.stdout.write(self.style.SUCCESS(f"{verb} user '{username}'{where}."))
