@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
@@ -291,7 +291,16 @@ class RestrictedModelAdmin(RestrictedAdminMixin, admin.ModelAdmin):
         return self.admin_site.has_permission(request)
 
     def has_add_permission(self, request):
-        return self._allows(request, "create")
+        return self._allows(request, "create") and rbac.can_somewhere(
+            request.user, "create", rbac.shape(self.model).type
+        )
+
+    def save_model(self, request, obj, form, change):
+        """A new row must land where the user may create it (the form offers every tenant they
+        can see); refused inside the admin's transaction, so nothing is written."""
+        if not change and not rbac.check(request.user, "create", obj):
+            raise PermissionDenied(f"You may not create a {self.model._meta.verbose_name} there.")
+        super().save_model(request, obj, form, change)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

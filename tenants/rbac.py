@@ -247,6 +247,18 @@ def can(user, action: str, resource_type: str, *, tenant=None, project=None, org
     return bool(org_id) and perm in g.org.get(org_id, ())
 
 
+def can_somewhere(user, action: str, resource_type: str) -> bool:
+    """Whether `user` holds `resource_type:action` at any scope (whether to offer "add" at all)."""
+    if _is_anonymous(user):
+        return False
+    if user.is_superuser:
+        return True
+    g = grants(user)
+    perm = f"{resource_type}:{action}"
+    scopes = (g.org, g.tenant, g.project)
+    return any(perm in perms for scope in scopes for perms in scope.values())
+
+
 def check(user, action: str, obj, resource_type: str | None = None) -> bool:
     """Whether `user` may perform `action` on `obj` (deny unless allowed)."""
     if _is_anonymous(user):
@@ -266,9 +278,25 @@ def check(user, action: str, obj, resource_type: str | None = None) -> bool:
             return True
         owner = getattr(obj, "user_id", None) if s.owner else None
         return action != "create" and owner == user.pk and tenant_id in g.usable_tenants
-    if obj.pk is None:
+    if action == "create" and _may_create_at(user, s.type, obj):
+        return True
+    if obj.pk is None or obj._state.adding:
         return False
     return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action, s.type).exists()
+
+
+def _may_create_at(user, resource_type, obj) -> bool:
+    """Creating needs the permission where the new row lands: its tenant, project or organization
+    (rows hanging off a parent land where the parent is)."""
+    parent = getattr(type(obj), "parent_field", "")
+    where = getattr(obj, parent) if parent and getattr(obj, f"{parent}_id", None) else obj
+    tenant_id = getattr(where, "tenant_id", None)
+    if type(where).__name__ == "Project" or resource_type == "project":
+        project_id = where.pk if type(where).__name__ == "Project" and not where._state.adding else None
+    else:
+        project_id = getattr(where, "project_id", None)
+    org_id = getattr(where, "organization_id", None) or (tenant_id and _org_of(user, tenant_id))
+    return can(user, "create", resource_type, tenant=tenant_id, project=project_id, organization=org_id)
 
 
 def _org_of(user, tenant_id):
@@ -327,3 +355,34 @@ def tenant_admin_ids(tenant) -> set:
     if teams:
         users |= set(Team.members.through.objects.filter(team_id__in=teams).values_list("user_id", flat=True))
     return users
+
+
+# --- what a user holds at one scope (privilege-escalation checks in tenants.access) -------------
+def held_permissions(user, *, organization, tenant=None, project=None, resource=None) -> frozenset:
+    """Every permission `user` holds at one scope: the organization's grants, plus the tenant's,
+    the project's and a shared resource's ((type, id)) when the scope is narrower. Operators hold
+    all of them. Used to refuse granting a permission one does not hold oneself."""
+    from tenants.roles import ALL_PERMISSIONS
+
+    if _is_anonymous(user):
+        return frozenset()
+    if user.is_superuser:
+        return ALL_PERMISSIONS
+    g = grants(user)
+    held = set(g.org.get(getattr(organization, "pk", organization), ()))
+    if tenant is not None:
+        held |= g.tenant.get(getattr(tenant, "pk", tenant), set())
+    if project is not None:
+        held |= g.project.get(getattr(project, "pk", project), set())
+    if resource is not None:
+        resource_type, resource_id = resource
+        held |= {f"{resource_type}:{a}" for a in g.shared.get((resource_type, resource_id), ())}
+    return frozenset(held)
+
+
+def is_org_admin(user, organization) -> bool:
+    """Whether `user` is an operator or holds every permission at `organization` scope (the
+    `org-admin` role, directly or through a team)."""
+    from tenants.roles import ALL_PERMISSIONS
+
+    return held_permissions(user, organization=organization) >= ALL_PERMISSIONS
