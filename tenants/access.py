@@ -1,12 +1,50 @@
-"""Granting and revoking roles: the one code path for the API, the control plane, the admin
-and the commands. Every change here is audited by the caller's audit context."""
+"""Granting and revoking roles, teams, invitations, service accounts and API keys: the one code
+path for the /api/v1 user endpoints, the control-plane API, the admin and the commands.
 
-from django.core.exceptions import ValidationError
+Two layers:
+
+- `assign_role`, `revoke`, `add_member`, ... apply a change and audit it ("role_assigned" /
+  "role_revoked"), trusting the caller (system code, commands run by an operator);
+- `grant`, `revoke_assignment`, `create_role`, `update_role`, `add_team_member`, `invite`,
+  `issue_api_key`, ... take the acting user (`by`, None for system code) and first apply the
+  privilege-escalation rules (`check_grant`, ...). A refusal raises `Refused` (a Django
+  PermissionDenied naming the reason) after auditing a "permission_denied" event.
+
+The escalation rules: an actor assigns or revokes a role only with `member:create`/`member:update`
+(assign) or `member:update`/`member:delete` (revoke) at that scope AND holding every permission the
+role gives there; nobody assigns roles to themselves (directly or through a team they are in) but
+operators and org-admins; custom roles are edited with `role:update` in their organization and
+never gain a permission the editor lacks there; predefined roles are never edited; an API key's
+account creates keys for itself only. Operators (superusers) pass every rule.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
 
-from tenants import rbac
-from tenants.models import Membership, Organization, Project, Role, RoleAssignment, Team, Tenant
-from tenants.roles import ADMIN_TENANT_ROLE, BUILTIN_ROLES, DEFAULT_TENANT_ROLE
+from tenants import audit, rbac
+from tenants.models import (
+    APIKey,
+    Invitation,
+    Membership,
+    Organization,
+    Project,
+    Role,
+    RoleAssignment,
+    Team,
+    Tenant,
+    User,
+)
+from tenants.roles import ADMIN_TENANT_ROLE, BUILTIN_ROLES, DEFAULT_TENANT_ROLE, PROJECT_TYPES
+
+
+class Refused(PermissionDenied):
+    """A change the privilege-escalation rules refuse; `reason` says why (shown to the caller)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def ensure_builtin_roles() -> int:
@@ -48,6 +86,7 @@ def assign_role(
     resource_type: str = "",
     resource_id=None,
     by=None,
+    request=None,
 ) -> tuple[RoleAssignment, bool]:
     """Give `role` to one subject at one scope (organization, tenant, project or a resource).
     Users given a tenant or project role become members of the tenant. Returns (assignment,
@@ -76,15 +115,51 @@ def assign_role(
         assignment.save()
         if user is not None and tenant is not None:
             Membership.objects.get_or_create(tenant=tenant, member=user, defaults={"user": by})
+        _audit_assignment("role_assigned", assignment, by, request)
     if user is not None:
         rbac.forget(user)
     return assignment, True
 
 
-def revoke(assignment: RoleAssignment) -> None:
-    assignment.delete()
+def revoke(assignment: RoleAssignment, by=None, request=None) -> None:
+    """Remove one role assignment (audited as "role_revoked")."""
+    with transaction.atomic():
+        _audit_assignment("role_revoked", assignment, by, request)
+        assignment.delete()
     if assignment.user is not None:
         rbac.forget(assignment.user)
+
+
+def describe_assignment(assignment: RoleAssignment) -> dict:
+    """The role slug, subject and scope of an assignment, as audit events keep them."""
+    subject = assignment.user or assignment.team or assignment.invitation
+    kind = "user" if assignment.user_id else "team" if assignment.team_id else "invitation"
+    return {
+        "role": assignment.role.slug,
+        "subject_type": kind,
+        "subject_id": str(subject.pk),
+        "subject": str(subject),
+        "scope": assignment.scope,
+        "organization": str(assignment.organization_id),
+        "tenant": str(assignment.tenant_id) if assignment.tenant_id else None,
+        "project": str(assignment.project_id) if assignment.project_id else None,
+        "resource_type": assignment.resource_type or None,
+        "resource_id": str(assignment.resource_id) if assignment.resource_id else None,
+    }
+
+
+def _audit_assignment(action: str, assignment: RoleAssignment, by, request) -> None:
+    audit.record(
+        action,
+        request=request,
+        actor=by,
+        obj=assignment,
+        resource_type="role_assignment",
+        resource_name=f"{assignment.role.slug} for {assignment.subject}"[:255],
+        tenant=assignment.tenant_id,
+        organization=assignment.organization_id,
+        changes=describe_assignment(assignment),
+    )
 
 
 def add_member(tenant: Tenant, user, role: str | Role | None = None, by=None) -> Membership:
@@ -101,9 +176,548 @@ def remove_member(tenant: Tenant, user) -> None:
     rbac.forget(user)
 
 
-def set_tenant_admin(tenant: Tenant, user, is_admin: bool, by=None) -> None:
+def set_tenant_admin(tenant: Tenant, user, is_admin: bool, by=None, request=None) -> None:
     """ZenML's `is_admin` flag for a tenant's user: the tenant-admin role, or a developer's."""
     with transaction.atomic():
-        RoleAssignment.objects.filter(user=user, tenant=tenant, project=None, resource_id=None).delete()
-        assign_role(ADMIN_TENANT_ROLE if is_admin else DEFAULT_TENANT_ROLE, user=user, tenant=tenant, by=by)
+        for assignment in RoleAssignment.objects.filter(user=user, tenant=tenant, project=None, resource_id=None):
+            revoke(assignment, by=by, request=request)
+        assign_role(
+            ADMIN_TENANT_ROLE if is_admin else DEFAULT_TENANT_ROLE, user=user, tenant=tenant, by=by, request=request
+        )
     rbac.forget(user)
+
+
+# --- privilege-escalation rules ---------------------------------------------------------------
+def _refuse(reason: str, *, by, request=None, resource_type: str = "", resource_id="", organization=None, **extra):
+    """Audit a "permission_denied" event naming `reason`, then raise Refused."""
+    audit.record(
+        "permission_denied",
+        request=request,
+        actor=by,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        organization=organization,
+        tenant=extra.get("tenant"),
+        changes=extra.get("changes"),
+        detail=reason,
+    )
+    raise Refused(reason)
+
+
+def _require(ok: bool, reason: str, **context) -> None:
+    if not ok:
+        _refuse(reason, **context)
+
+
+def _scope_of(organization=None, tenant=None, project=None) -> tuple:
+    """(organization, tenant, project) filled in from the narrowest one given."""
+    if project is not None:
+        tenant = project.tenant
+    if tenant is not None:
+        organization = tenant.organization
+    if organization is None:
+        raise ValidationError("A role assignment needs an organization, a tenant or a project.")
+    return organization, tenant, project
+
+
+def effective_permissions(role: Role, *, project=None, resource_type: str = "", resource_id=None) -> frozenset:
+    """What `role` actually grants at a scope (tenants.rbac keeps only these): a resource's own
+    type at resource scope, project-scoped types at project scope, everything otherwise."""
+    perms = role.permission_set
+    if resource_id:
+        return frozenset(p for p in perms if p.startswith(f"{resource_type}:"))
+    if project is not None:
+        return frozenset(p for p in perms if p.partition(":")[0] in (*PROJECT_TYPES, "project"))
+    return perms
+
+
+def _is_self(actor, user=None, team=None) -> bool:
+    if user is not None:
+        return user.pk == actor.pk
+    return team is not None and team.pk and team.members.filter(pk=actor.pk).exists()
+
+
+def check_grant(
+    actor,
+    role: Role,
+    *,
+    organization=None,
+    tenant=None,
+    project=None,
+    resource_type: str = "",
+    resource_id=None,
+    user=None,
+    team=None,
+    revoking: bool = False,
+    request=None,
+) -> None:
+    """Raise Refused (audited) unless `actor` may give (or, `revoking`, take back) `role` at this
+    scope to `user` or `team` (an invitation: neither). Operators may do anything; the rules are
+    in this module's docstring."""
+    if rbac.is_operator(actor):
+        return
+    organization, tenant, project = _scope_of(organization, tenant, project)
+    context = {
+        "by": actor,
+        "request": request,
+        "resource_type": "role_assignment",
+        "organization": organization.pk,
+        "tenant": getattr(tenant, "pk", None),
+        "changes": {"role": role.slug, "subject": str(user or team or "invitation")},
+    }
+    resource = (resource_type, resource_id) if resource_id else None
+    held = rbac.held_permissions(actor, organization=organization, tenant=tenant, project=project, resource=resource)
+    needed = ("member:update", "member:delete") if revoking else ("member:update", "member:create")
+    may_manage = any(p in held for p in needed) or (resource is not None and f"{resource_type}:share" in held)
+    _require(may_manage, f"You may not manage the roles at this scope ({' or '.join(needed)} needed).", **context)
+    missing = sorted(effective_permissions(role, project=project, **_resource(resource)) - held)
+    _require(
+        not missing,
+        f"Role '{role.slug}' grants permissions you do not hold here: {', '.join(missing[:5])}"
+        + (f" and {len(missing) - 5} more." if len(missing) > 5 else "."),
+        **context,
+    )
+    if not revoking and _is_self(actor, user, team):
+        _require(
+            rbac.is_org_admin(actor, organization),
+            "You may not assign roles to yourself (only operators and organization admins may).",
+            **context,
+        )
+
+
+def _resource(resource) -> dict:
+    return {"resource_type": resource[0], "resource_id": resource[1]} if resource else {}
+
+
+def grant(
+    role: Role | str,
+    *,
+    by,
+    request=None,
+    user=None,
+    team=None,
+    invitation=None,
+    organization=None,
+    tenant=None,
+    project=None,
+    resource_type: str = "",
+    resource_id=None,
+) -> tuple[RoleAssignment, bool]:
+    """`assign_role` after `check_grant` (when `by` is a user; None is trusted system code)."""
+    organization, tenant, project = _scope_of(organization, tenant, project)
+    if isinstance(role, str):
+        role = find_role(role, organization)
+    scope = {
+        "organization": organization,
+        "tenant": tenant,
+        "project": project,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+    }
+    if by is not None:
+        check_grant(by, role, user=user, team=team, request=request, **scope)
+    return assign_role(role, user=user, team=team, invitation=invitation, by=by, request=request, **scope)
+
+
+def revoke_assignment(assignment: RoleAssignment, *, by, request=None) -> None:
+    """`revoke` after `check_grant(revoking=True)` (when `by` is a user)."""
+    if by is not None:
+        check_grant(
+            by,
+            assignment.role,
+            organization=assignment.organization,
+            tenant=assignment.tenant,
+            project=assignment.project,
+            resource_type=assignment.resource_type,
+            resource_id=assignment.resource_id,
+            user=assignment.user,
+            team=assignment.team,
+            revoking=True,
+            request=request,
+        )
+    revoke(assignment, by=by, request=request)
+
+
+# --- custom roles ------------------------------------------------------------------------------
+def _check_role_edit(by, organization, action: str, added: set, request, role=None) -> None:
+    if by is None or rbac.is_operator(by):
+        return
+    context = {"by": by, "request": request, "resource_type": "role", "organization": getattr(organization, "pk", None)}
+    if role is not None:
+        context["resource_id"] = role.pk
+    _require(not (role and role.builtin), "Predefined roles cannot be changed.", **context)
+    _require(rbac.can(by, action, "role", organization=organization), f"You need role:{action} here.", **context)
+    missing = sorted(added - rbac.held_permissions(by, organization=organization))
+    _require(
+        not missing,
+        f"You cannot give a role permissions you do not hold: {', '.join(missing[:5])}"
+        + (f" and {len(missing) - 5} more." if len(missing) > 5 else "."),
+        **context,
+    )
+
+
+def create_role(
+    organization: Organization,
+    *,
+    name: str,
+    slug: str = "",
+    base: Role | str | None = None,
+    level: str = "",
+    add=(),
+    remove=(),
+    description: str = "",
+    by=None,
+    request=None,
+) -> Role:
+    """A custom role of `organization`: the permissions of `base` (a role or slug), plus `add`,
+    minus `remove`; its level is the base's unless given. Raises ValidationError or Refused."""
+    if isinstance(base, str):
+        base = find_role(base, organization)
+    permissions = (set(base.permissions) if base else set()) | set(add)
+    permissions -= set(remove)
+    role = Role(
+        organization=organization,
+        slug=slug or slugify(name),
+        name=name,
+        description=description,
+        level=level or (base.level if base else ""),
+        permissions=sorted(permissions),
+    )
+    _check_role_edit(by, organization, "create", permissions, request)
+    role.full_clean()
+    if Role.objects.filter(organization=organization, slug=role.slug).exists() or role.slug in BUILTIN_ROLES:
+        raise ValidationError({"slug": f"A role '{role.slug}' exists already."})
+    role.save()
+    audit.record("create", request=request, actor=by, obj=role, organization=organization, changes=_role_fields(role))
+    return role
+
+
+def update_role(role: Role, *, by=None, request=None, **fields) -> Role:
+    """Change a custom role's name, description or permissions (a list); predefined roles and
+    permissions the editor lacks are refused. Raises ValidationError or Refused."""
+    before = _role_fields(role)
+    added = set(fields.get("permissions", role.permissions)) - set(role.permissions)
+    _check_role_edit(by, role.organization, "update", added, request, role=role)
+    if role.builtin:
+        raise Refused("Predefined roles cannot be changed.")
+    for name in ("name", "description", "permissions"):
+        if name in fields:
+            setattr(role, name, sorted(set(fields[name])) if name == "permissions" else fields[name])
+    role.full_clean()
+    role.save()
+    changes = audit.changed_fields(before, _role_fields(role))
+    audit.record("update", request=request, actor=by, obj=role, organization=role.organization_id, changes=changes)
+    return role
+
+
+def delete_role(role: Role, *, by=None, request=None) -> None:
+    """Delete a custom role and every assignment of it; predefined roles are refused."""
+    _check_role_edit(by, role.organization, "delete", set(), request, role=role)
+    if role.builtin:
+        raise Refused("Predefined roles cannot be changed.")
+    audit.record("delete", request=request, actor=by, obj=role, organization=role.organization_id)
+    role.delete()
+
+
+def _role_fields(role: Role) -> dict:
+    return {"name": role.name, "description": role.description, "level": role.level, "permissions": role.permissions}
+
+
+# --- teams -------------------------------------------------------------------------------------
+def _check_can(by, action: str, resource_type: str, organization, request, obj=None) -> None:
+    """Refuse (audited) unless `by` may `action` `obj` (or create one in `organization`)."""
+    if by is None:
+        return
+    ok = (
+        rbac.check(by, action, obj, resource_type)
+        if obj is not None
+        else rbac.can(by, action, resource_type, organization=organization)
+    )
+    _require(
+        ok,
+        f"You need {resource_type}:{action} in this organization.",
+        by=by,
+        request=request,
+        resource_type=resource_type,
+        resource_id=getattr(obj, "pk", ""),
+        organization=getattr(organization, "pk", organization),
+    )
+
+
+def create_team(organization: Organization, name: str, *, description: str = "", members=(), by=None, request=None):
+    """A team of `organization` with `members` (people or service accounts). Raises
+    ValidationError (a taken name) or Refused."""
+    _check_can(by, "create", "team", organization, request)
+    team = Team(organization=organization, name=name, description=description, created_by=by)
+    team.full_clean(exclude=["created_by"])
+    team.save()
+    audit.record("create", request=request, actor=by, obj=team, organization=organization, changes={"name": name})
+    for member in members:
+        add_team_member(team, member, by=by, request=request)
+    return team
+
+
+def _check_team_roles(team: Team, user, by, request, revoking: bool = False) -> None:
+    """Joining a team gives its roles: the same rules as assigning each of them to `user`."""
+    if by is None:
+        return
+    for assignment in team.role_assignments.select_related("role", "tenant", "project", "organization"):
+        check_grant(
+            by,
+            assignment.role,
+            organization=assignment.organization,
+            tenant=assignment.tenant,
+            project=assignment.project,
+            resource_type=assignment.resource_type,
+            resource_id=assignment.resource_id,
+            user=user,
+            revoking=revoking,
+            request=request,
+        )
+    if not revoking and user.pk == by.pk and not rbac.is_org_admin(by, team.organization):
+        _refuse(
+            "You may not add yourself to a team (only operators and organization admins may).",
+            by=by,
+            request=request,
+            resource_type="team",
+            resource_id=team.pk,
+            organization=team.organization_id,
+        )
+
+
+def add_team_member(team: Team, user, *, by=None, request=None) -> None:
+    """Add `user` to `team`, which gives them the team's roles (checked as assigning them)."""
+    if user.organization_id not in (None, team.organization_id):
+        raise ValidationError("This account belongs to another organization.")
+    _check_can(by, "update", "team", team.organization, request, obj=team)
+    _check_team_roles(team, user, by, request)
+    team.members.add(user)
+    rbac.forget(user)
+    audit.record("update", request=request, actor=by, obj=team, changes={"members_added": [user.username]})
+
+
+def remove_team_member(team: Team, user, *, by=None, request=None) -> None:
+    """Remove `user` from `team` (and so from its roles)."""
+    _check_can(by, "update", "team", team.organization, request, obj=team)
+    if by is not None and user.pk != by.pk:
+        _check_team_roles(team, user, by, request, revoking=True)
+    team.members.remove(user)
+    rbac.forget(user)
+    audit.record("update", request=request, actor=by, obj=team, changes={"members_removed": [user.username]})
+
+
+# --- invitations -------------------------------------------------------------------------------
+def invite(
+    organization: Organization,
+    email: str,
+    *,
+    roles=(),
+    teams=(),
+    by=None,
+    request=None,
+    days: int = 7,
+) -> tuple[Invitation, str]:
+    """Invite `email` to `organization`, holding `roles` (dicts {"role": slug or Role, "tenant",
+    "project", "resource_type", "resource_id"}; organization scope when none is given) and
+    `teams` until accepted. Returns (invitation, token); the token is not stored and is shown once.
+    Every role (and every team's roles) is checked as if assigned by `by`, before anything is
+    written (so a refusal's audit event is not rolled back)."""
+    _check_can(by, "create", "invitation", organization, request)
+    grants = [_role_spec(organization, spec) for spec in roles]
+    for team in teams:
+        if team.organization_id != organization.pk:
+            raise ValidationError(f"Team '{team}' belongs to another organization.")
+    if by is not None:
+        for role, scope in grants:
+            check_grant(by, role, request=request, **scope)
+        for team in teams:
+            _check_team_roles(team, User(), by, request)
+    with transaction.atomic():
+        invitation = Invitation(organization=organization, email=email, invited_by=by)
+        token = invitation.new_token(days)
+        invitation.full_clean(exclude=["invited_by", "token_hash"])
+        invitation.save()
+        for role, scope in grants:
+            assign_role(role, invitation=invitation, by=by, request=request, **scope)
+        invitation.teams.add(*teams)
+        audit.record("create", request=request, actor=by, obj=invitation, changes={"email": email})
+    return invitation, token
+
+
+def _role_spec(organization: Organization, spec: dict) -> tuple[Role, dict]:
+    """(role, scope) of one {"role", "tenant", "project", "resource_type", "resource_id"} dict."""
+    spec = {k: v for k, v in dict(spec).items() if v not in (None, "")}
+    role = spec.pop("role", None)
+    if role is None:
+        raise ValidationError("Each role needs a 'role'.")
+    tenant, project = spec.get("tenant"), spec.get("project")
+    _, tenant, project = _scope_of(organization, tenant, project)
+    if tenant is not None and tenant.organization_id != organization.pk:
+        raise ValidationError("This tenant belongs to another organization.")
+    role = find_role(role, organization) if isinstance(role, str) else role
+    scope = {"organization": organization, "tenant": tenant, "project": project}
+    scope.update({k: spec[k] for k in ("resource_type", "resource_id") if k in spec})
+    return role, scope
+
+
+def find_invitation(token: str) -> Invitation:
+    """The pending invitation of a link's token; raises ValidationError for an unknown, used or
+    expired one (the same message for all, so a guess learns nothing)."""
+    invitation = Invitation.objects.filter(token_hash=Invitation.hash_token(token)).first()
+    if invitation is None or not invitation.pending:
+        raise ValidationError("This invitation link is invalid, used or expired.")
+    return invitation
+
+
+def accept_invitation(token: str, user, request=None) -> Invitation:
+    """Hand the invitation's role assignments and teams to `user` (who just set a password or
+    signed in) and mark it accepted. Raises ValidationError for a bad link."""
+    with transaction.atomic():
+        invitation = find_invitation(token)
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if not invitation.pending:
+            raise ValidationError("This invitation link is invalid, used or expired.")
+        for assignment in invitation.role_assignments.select_related("role", "tenant", "project"):
+            assign_role(
+                assignment.role,
+                user=user,
+                organization=assignment.organization,
+                tenant=assignment.tenant,
+                project=assignment.project,
+                resource_type=assignment.resource_type,
+                resource_id=assignment.resource_id,
+                by=invitation.invited_by,
+                request=request,
+            )
+        invitation.role_assignments.all().delete()
+        for team in invitation.teams.all():
+            team.members.add(user)
+        invitation.accepted, invitation.accepted_by = timezone.now(), user
+        invitation.save(update_fields=["accepted", "accepted_by", "updated"])
+        audit.record("update", request=request, actor=user, obj=invitation, changes={"accepted": True})
+    rbac.forget(user)
+    return invitation
+
+
+# --- service accounts and API keys -------------------------------------------------------------
+def create_service_account(
+    organization: Organization, name: str, *, description: str = "", by=None, request=None
+) -> User:
+    """A service account (a User that logs in with API keys only) of `organization`."""
+    _check_can(by, "create", "service_account", organization, request)
+    if User.objects.filter(username=name).exists():
+        raise ValidationError({"name": f"An account named '{name}' exists already."})
+    account = User(username=name, description=description, is_service_account=True, organization=organization)
+    account.set_unusable_password()
+    account.full_clean(exclude=["password"])
+    account.save()
+    audit.record(
+        "create", request=request, actor=by, obj=account, resource_type="service_account", organization=organization
+    )
+    return account
+
+
+def update_service_account(account: User, *, by=None, request=None, **fields) -> User:
+    """Change a service account's `description`, `full_name` or `active` (deactivating it stops
+    every key and token of it at once)."""
+    _check_can(by, "update", "service_account", account.organization, request, obj=account)
+    before = {"description": account.description, "full_name": account.full_name, "active": account.is_active}
+    for name in ("description", "full_name"):
+        if name in fields:
+            setattr(account, name, fields[name])
+    if "active" in fields:
+        account.is_active = bool(fields["active"])
+    account.save()
+    after = {"description": account.description, "full_name": account.full_name, "active": account.is_active}
+    audit.record(
+        "update",
+        request=request,
+        actor=by,
+        obj=account,
+        resource_type="service_account",
+        organization=account.organization_id,
+        changes=audit.changed_fields(before, after),
+    )
+    return account
+
+
+def _check_key_owner(account: User, by, request) -> None:
+    """Keys of `account` are managed by those who may update it; an API key's own account (a
+    service account acting) only ever touches its own keys."""
+    if by is None:
+        return
+    context = {"by": by, "request": request, "resource_type": "service_account", "resource_id": account.pk}
+    _require(
+        not by.is_service_account or by.pk == account.pk,
+        "An API key may not manage the keys of another account.",
+        organization=account.organization_id,
+        **context,
+    )
+    _check_can(by, "update", "service_account", account.organization, request, obj=account)
+
+
+def issue_api_key(account: User, name: str, *, expires=None, description: str = "", by=None, request=None):
+    """A new API key of service account `account`; returns (key, plaintext), shown once."""
+    if not account.is_service_account or account.organization_id is None:
+        raise ValidationError("API keys belong to service accounts of an organization.")
+    _check_key_owner(account, by, request)
+    if expires is not None and expires <= timezone.now():
+        raise ValidationError({"expires": "The expiry must be in the future."})
+    if APIKey.objects.filter(service_account=account, name=name).exists():
+        raise ValidationError({"name": f"This account has a key named '{name}' already."})
+    key, plaintext = APIKey.issue(
+        organization_id=account.organization_id,
+        service_account=account,
+        created_by=by,
+        name=name,
+        description=description,
+        expires=expires,
+    )
+    audit.record(
+        "create",
+        request=request,
+        actor=by,
+        obj=key,
+        resource_type="api_key",
+        organization=account.organization_id,
+        changes={"name": name, "service_account": account.username, "expires": str(expires) if expires else None},
+    )
+    return key, plaintext
+
+
+def rotate_api_key(key: APIKey, *, retain_period_minutes: int = 0, by=None, request=None) -> str:
+    """A new secret for `key`; the old one works `retain_period_minutes` longer. Returns it."""
+    _check_key_owner(key.service_account, by, request)
+    plaintext = key.rotate(retain_period_minutes)
+    audit.record(
+        "key_rotated",
+        request=request,
+        actor=by,
+        obj=key,
+        resource_type="api_key",
+        organization=key.organization_id,
+        changes={"retain_period_minutes": retain_period_minutes},
+    )
+    return plaintext
+
+
+def update_api_key(key: APIKey, *, by=None, request=None, **fields) -> APIKey:
+    """Change a key's `name`, `description`, `active` or `expires`; takes effect at once."""
+    _check_key_owner(key.service_account, by, request)
+    before = {name: getattr(key, name) for name in ("name", "description", "active", "expires")}
+    for name, value in fields.items():
+        if name in before:
+            setattr(key, name, value)
+    key.full_clean(exclude=["service_account", "organization", "created_by"])
+    key.save()
+    after = {name: getattr(key, name) for name in before}
+    audit.record(
+        "update",
+        request=request,
+        actor=by,
+        obj=key,
+        resource_type="api_key",
+        organization=key.organization_id,
+        changes=audit.changed_fields(before, after),
+    )
+    return key
