@@ -47,6 +47,18 @@ def _new_aes_key() -> str:
     return "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def _new_rsa_key() -> str:
+    """A PEM RSA private key: signs the ID tokens MLMeta issues as an OpenID Connect provider."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode()
+
+
 SECRET_KEY = _dev_secret("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
 JWT_SECRET_KEY = _dev_secret("MLMETA_JWT_SECRET_KEY", "jwt_secret_key", lambda: secrets.token_urlsafe(50))
 # Secret-value encryption keys, "id:base64key" separated by commas; the first one is active.
@@ -181,9 +193,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.JWTAuthentication",
+        "tenants.oauth.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantMember", "tenants.oauth.TokenHasMethodScope"],
     "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.ZenJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -199,6 +212,29 @@ JWT_EXPIRE_SECONDS = read.positive_int("MLMETA_JWT_EXPIRE_SECONDS", 24 * 3600)
 # Devices logged in through `zenml login URL` (device flow): how long their tokens last.
 MLMETA_DEVICE_EXPIRE_SECONDS = read.positive_int("MLMETA_DEVICE_EXPIRE_SECONDS", JWT_EXPIRE_SECONDS)
 MLMETA_TRUSTED_DEVICE_EXPIRE_SECONDS = read.positive_int("MLMETA_TRUSTED_DEVICE_EXPIRE_SECONDS", 30 * 24 * 3600)
+# MLMeta as an OAuth2 / OpenID Connect provider (django-oauth-toolkit, mounted at /oauth/). DOT keeps
+# access tokens in clear text: they live minutes, and Celery beat clears expired ones hourly.
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": _dev_secret("MLMETA_OIDC_RSA_PRIVATE_KEY", "oidc_rsa_private_key.pem", _new_rsa_key),
+    "OIDC_ISS_ENDPOINT": f"{SERVER_URL}/oauth",
+    "OAUTH2_VALIDATOR_CLASS": "tenants.oauth.OAuth2Validator",
+    "SCOPES": {
+        "openid": "OpenID Connect sign-in",
+        "profile": "Your name, username and teams",
+        "email": "Your e-mail address",
+        "read": "Read the API",
+        "write": "Create, change and delete through the API",
+        "admin": "Everything, including users, service accounts and roles",
+    },
+    "DEFAULT_SCOPES": ["read"],
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": read.positive_int("MLMETA_OAUTH_ACCESS_TOKEN_SECONDS", 900),
+    "ID_TOKEN_EXPIRE_SECONDS": read.positive_int("MLMETA_OAUTH_ACCESS_TOKEN_SECONDS", 900),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": read.positive_int("MLMETA_OAUTH_REFRESH_TOKEN_SECONDS", 7 * 24 * 3600),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
+}
 SPECTACULAR_SETTINGS = {"TITLE": "MLMeta control plane", "VERSION": MLMETA_VERSION}
 
 # Celery: the embedded default is kombu's filesystem transport under var/, so `make run`
@@ -229,6 +265,10 @@ CELERY_TASK_TIME_LIMIT = 3600
 CELERY_TASK_SOFT_TIME_LIMIT = 3300
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Synced into django-celery-beat's tables when beat starts.
+CELERY_BEAT_SCHEDULE = {
+    "clear-expired-oauth-tokens": {"task": "tenants.tasks.clear_expired_oauth_tokens", "schedule": 3600.0},
+}
 
 # Bootstrap: the first admin (otherwise a generated password is written under var/).
 MLMETA_ADMIN_USERNAME = read.str("MLMETA_ADMIN_USERNAME", "admin")

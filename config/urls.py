@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from oauth2_provider import urls as dot_urls
 
 from core import views as core_views
 from core.api.exceptions import api_not_found
+
+# django-oauth-toolkit's provider endpoints and OIDC discovery, without its application-management
+# pages (applications are registered by operators in the admin or with `manage.py createapplication`).
+oauth_urls = (dot_urls.base_urlpatterns + dot_urls.oidc_urlpatterns, dot_urls.app_name)
 
 api_v1 = [
     path("", include("tenants.api.urls")),
@@ -15,7 +20,9 @@ urlpatterns = [
     path("health", core_views.health, name="health"),
     path("ready", core_views.ready, name="ready"),
     path("api/v1/", include(api_v1)),
+    path("api/control/v1/", include("tenants.control_api.urls")),
     path("admin/", admin.site.urls),
+    path("oauth/", include(oauth_urls)),
     path("", include("tenants.urls")),
     path("", include("mlmeta.urls")),
 ]

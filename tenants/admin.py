@@ -257,3 +257,6 @@ class UserAdmin(RestrictedAdminMixin, DjangoUserAdmin):
         tenant = form.cleaned_data.get("tenant") if not change else None
         if tenant is not None:
             access.add_member(tenant, obj, by=request.user)
+
+
+from tenants import admin_sso  # noqa: E402, F401  (registers the SSO admin)

@@ -1,4 +1,5 @@
-"""DRF authentication for the ZenML API: a Bearer JWT (or the dashboard's cookie)."""
+"""DRF authentication for the ZenML API: a Bearer JWT (or the dashboard's cookie); opaque bearer
+tokens are OAuth2 access tokens, authenticated by tenants.oauth.OAuth2Authentication."""
 
 import uuid
 
@@ -8,6 +9,7 @@ from rest_framework import authentication
 from core.api.exceptions import CredentialsNotValid
 from tenants import tokens
 from tenants.models import APIKey, OAuthDevice, User
+from tenants.oauth import looks_like_dot_token
 
 
 def cookie_name(tenant) -> str:
@@ -56,7 +58,8 @@ class JWTAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode(errors="replace")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value:
-            return value.strip()
+            # An opaque token without dots is an OAuth2 access token: tenants.oauth's to check.
+            return None if looks_like_dot_token(value.strip()) else value.strip()
         if tenant is not None:
             return request.COOKIES.get(cookie_name(tenant))
         return None

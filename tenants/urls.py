@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from tenants import views
 from tenants.forms import LoginForm
@@ -11,6 +11,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("sso/", include("tenants.sso.urls")),
     path("devices/verify", views.DeviceVerifyView.as_view(), name="device-verify"),
     path("devices/<uuid:pk>/revoke", views.DeviceRevokeView.as_view(), name="device-revoke"),
 ]
