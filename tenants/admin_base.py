@@ -19,7 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from core.paginators import CappedCountPaginator
-from tenants import rbac
+from tenants import audit, rbac
 
 # Fields an admin form does not edit directly: the tenant (derived from the project or the
 # parent row), the project (fixed once created) and the creator.
@@ -273,6 +273,37 @@ class RestrictedAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self._allows(request, "delete", obj)
+
+    # --- the audit trail, besides Django's own LogEntry rows -----------------------------------
+    def construct_change_message(self, request, form, formsets, add=False):
+        request.audit_changes = form_changes(form, add)
+        return super().construct_change_message(request, form, formsets, add)
+
+    def log_addition(self, request, obj, message):
+        audit.record("create", request=request, obj=obj, changes=getattr(request, "audit_changes", None))
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit.record("update", request=request, obj=obj, changes=getattr(request, "audit_changes", None))
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit.record("delete", request=request, obj=obj)
+        return super().log_deletions(request, queryset)
+
+
+def form_changes(form, add: bool) -> dict:
+    """The fields an admin form changed: {field: new} when adding, {field: [old, new]} when
+    changing (the audit trail masks secret-looking names)."""
+
+    def plain(value):
+        return [str(item) for item in value] if isinstance(value, models.QuerySet) else value
+
+    new = {name: plain(form.cleaned_data.get(name)) for name in form.changed_data}
+    if add:
+        return new
+    return {name: [plain(form.initial.get(name)), value] for name, value in new.items()}
 
 
 class RestrictedModelAdmin(RestrictedAdminMixin, admin.ModelAdmin):

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from tenants import lockout
 from tenants.choices import OAuthDeviceStatus
 from tenants.models import DeviceError, OAuthDevice
 
@@ -10,6 +11,12 @@ class LoginForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         "invalid_login": "Wrong username or password.",
     }
+
+    def get_invalid_login_error(self):
+        """A locked-out login says so (tenants.lockout), instead of blaming the password."""
+        if lockout.locked_out(self.request):
+            return forms.ValidationError(lockout.message(), code="locked_out")
+        return super().get_invalid_login_error()
 
 
 NO_SUCH_DEVICE = (

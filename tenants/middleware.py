@@ -41,3 +41,20 @@ class TenantMiddleware:
         if rest.startswith("/api/"):
             return JsonResponse({"detail": "Not Found"}, status=404)
         return page_not_found(request, Http404("No such tenant."))
+
+
+class AuditMiddleware:
+    """Binds each request to the audit trail (code without the request at hand, such as
+    tenants.access, still records its actor, IP and user agent) and, as a safety net, records a
+    successful write under /api/ that wrote no audit event of its own."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from tenants import audit
+
+        with audit.bound(request):
+            response = self.get_response(request)
+            audit.record_unaudited_write(request, response)
+        return response

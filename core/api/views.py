@@ -12,7 +12,7 @@ from core.api.exceptions import EntityExistsError, EntityNotFound, IllegalOperat
 from core.api.filters import ZenFilterSet, _to_bool
 from core.api.pagination import paginate
 from core.api.validation import invalid, validate_body
-from core.signals import access_denied
+from core.signals import access_denied, changed_values, field_values, resource_changed
 
 
 def hydrate_param(request, default: bool) -> bool:
@@ -124,18 +124,38 @@ class ZenViewSet(viewsets.GenericViewSet):
     def create(self, request, *args, **kwargs):
         data = self.validated(request.data, self.create_schema)
         obj = self.save_or_conflict(lambda: self.created(self.perform_create(data)), data)
+        self.changed("create", obj)
         return Response(self.render(obj))
 
     def update(self, request, *args, **kwargs):
         obj = self.get_object()
         data = self.validated(request.data, self.update_schema)
+        before = field_values(obj)
         obj = self.save_or_conflict(lambda: self.perform_update(obj, data), data) or obj
+        self.changed("update", obj, changed_values(before, field_values(obj)))
         return Response(self.render(obj))
 
     def destroy(self, request, *args, **kwargs):
         obj = self.get_object()
+        pk = obj.pk
         self.perform_destroy(obj)
+        self.changed("delete", obj, resource_id=pk)
         return Response(None)
+
+    def changed(self, action: str, obj, changes: dict | None = None, resource_id=None) -> None:
+        """Tell the audit trail that `obj` was created, updated or deleted by this request
+        (creates carry the new object's field values, updates the fields that changed)."""
+        if changes is None and action == "create":
+            changes = field_values(obj)
+        resource_changed.send(
+            sender=type(obj),
+            request=self.request,
+            action=action,
+            obj=obj,
+            resource_id=resource_id or obj.pk,
+            resource_type=self.resource_type,
+            changes=changes or {},
+        )
 
     # --- hooks ---------------------------------------------------------------------------
     def validated(self, data, schema_name):

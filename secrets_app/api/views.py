@@ -11,6 +11,7 @@ from secrets_app.atomic import atomic_write
 from secrets_app.backends import BackendUnavailable
 from secrets_app.crypto import DecryptionError
 from secrets_app.models import Secret
+from tenants import audit
 
 
 class SecretViewSet(ZenViewSet):
@@ -45,14 +46,17 @@ class SecretViewSet(ZenViewSet):
         secret = self.get_object(self.envelope_class.prefetch(self.get_queryset(), True))
         rendered = self.envelope(hydrate_param(request, True)).render(secret)
         rendered["body"]["values"] = secret.read_values(request.user)
+        audit.record("read_secret_value", request=request, obj=secret, detail=f"values of {len(secret.keys)} key(s)")
         return Response(rendered)
 
     def create(self, request, *args, **kwargs):
         data = self.validated(request.data, self.create_schema)
         values = {key: value for key, value in (data.get("values") or {}).items() if value is not None}
         secret = self.save_or_conflict(lambda: self.perform_create(data, values), data)
+        self.changed("create", secret)
         rendered = self.render(secret)
         rendered["body"]["values"] = values
+        audit.record("read_secret_value", request=request, obj=secret, detail="returned by create")
         return Response(rendered)
 
     def perform_create(self, data, values):

@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework.response import Response
 
 from core.api.exceptions import CredentialsNotValid
-from tenants import rbac, tokens
+from tenants import audit, rbac, tokens
 from tenants.models import APIKey, DeviceError, OAuthDevice
 from tenants.models.service_accounts import decode_key
 
@@ -32,7 +32,18 @@ def authenticate_api_key(tenant, plaintext: str) -> tuple[APIKey, int]:
 def api_key_token(request, tenant) -> str:
     key, generation = authenticate_api_key(tenant, request.data.get("password") or "")
     key.record_login()
+    audit.login(request, key.service_account, detail=f"API key '{key.name}' ({key.pk})")
     return tokens.issue(key.service_account, tenant, api_key_id=key.pk, key_gen=generation)
+
+
+def key_label(plaintext) -> str:
+    """What the audit trail keeps of a refused API key: its key id, never its secret part."""
+    decoded = decode_key(plaintext or "")
+    return f"API key {decoded[0]}" if decoded is not None else "API key (malformed)"
+
+
+# Device-grant answers while the user has not approved yet: polling, not failed logins.
+DEVICE_WAITING = ("authorization_pending", "slow_down")
 
 
 class OAuthError(Exception):
@@ -69,4 +80,5 @@ def device_token(request, tenant) -> tuple[str, int]:
         device.grant(request.data.get("device_code") or "", lifetime)
     except DeviceError as exc:
         raise OAuthError(exc.code, str(exc)) from None
+    audit.login(request, device.user, detail=f"device {device.pk}")
     return tokens.issue(device.user, tenant, expires_in=lifetime, device_id=device.pk), lifetime

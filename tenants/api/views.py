@@ -1,7 +1,7 @@
 """Server info, authentication and projects of the ZenML API."""
 
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from django.db import connection
 from django.utils import timezone
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -10,11 +10,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.exceptions import CredentialsNotValid, EntityNotFound, IllegalOperationError
+from core.api.exceptions import CredentialsNotValid, EntityNotFound, IllegalOperationError, ZenError
 from core.api.timestamps import ts
 from core.api.validation import invalid, parse_uuid
 from core.api.views import ZenViewSet
-from tenants import rbac, tokens
+from tenants import audit, lockout, rbac, tokens
 from tenants.api import grants
 from tenants.api.envelopes import ProjectEnvelope
 from tenants.api.filtersets import ProjectFilterSet
@@ -109,7 +109,11 @@ class LoginView(APIView):
         return Response({"detail": f"Unsupported grant type: {grant}"}, status=400)
 
     def api_key_grant(self, request, tenant):
-        token = grants.api_key_token(request, tenant)
+        try:
+            token = grants.api_key_token(request, tenant)
+        except CredentialsNotValid:
+            audit.login_failed(request, grants.key_label(request.data.get("password")), "invalid API key")
+            raise
         type(tenant).objects.filter(pk=tenant.pk).update(last_user_activity=timezone.now())
         return Response(token_response(token))
 
@@ -117,6 +121,8 @@ class LoginView(APIView):
         try:
             token, lifetime = grants.device_token(request, tenant)
         except grants.OAuthError as exc:
+            if exc.code not in grants.DEVICE_WAITING:
+                audit.login_failed(request, request.data.get("client_id") or "", f"device grant: {exc}")
             return exc.response()
         type(tenant).objects.filter(pk=tenant.pk).update(last_user_activity=timezone.now())
         return Response(token_response(token, expires_in=lifetime))
@@ -126,8 +132,15 @@ class LoginView(APIView):
         if not username:
             return Response({"detail": "Invalid request: username is required."}, status=400)
         user = authenticate(request._request, username=username, password=request.data.get("password") or "")
-        if user is None or user.is_service_account or not rbac.may_use_tenant(user, tenant):
+        if user is None and lockout.locked_out(request):
+            raise ZenError(lockout.message(), "AuthorizationException", status_code=429)
+        if user is None:  # audited by the user_login_failed signal
             raise CredentialsNotValid("invalid username or password")
+        if user.is_service_account or not rbac.may_use_tenant(user, tenant):
+            audit.login_failed(request, username, "not a member of this tenant")
+            raise CredentialsNotValid("invalid username or password")
+        request._request.login_detail = "password grant"
+        user_logged_in.send(sender=type(user), request=request._request, user=user)  # audited, counters reset
         token = tokens.issue(user, tenant)
         type(tenant).objects.filter(pk=tenant.pk).update(last_user_activity=timezone.now())
         response = Response(token_response(token))
@@ -144,6 +157,7 @@ class LoginView(APIView):
 
 @api_view(["GET", "POST"])
 def logout(request):
+    audit.record("logout", request=request, obj=request.user, resource_type="user")
     response = Response(None)
     response.delete_cookie(cookie_name(request.tenant), samesite="Lax")
     return response
