@@ -27,6 +27,9 @@ from django.db.models import Q
 from tenants.roles import ACTIONS, ORGANIZATION_TYPES, PROJECT_TYPES
 
 _CACHE = "_mlmeta_grants"
+# Types an organization-level role governs in the organization itself, not inside its tenants
+# (service accounts belong to the organization).
+_ORGANIZATION_ONLY = frozenset((*ORGANIZATION_TYPES, "tenant", "service_account"))
 
 
 @dataclass
@@ -105,7 +108,7 @@ def grants(user) -> Grants:
             g.tenant.setdefault(tenant_id, set()).update(perms)
         else:
             g.org.setdefault(org_id, set()).update(perms)
-            content = {p for p in perms if _type_of(p) not in ORGANIZATION_TYPES and _type_of(p) != "tenant"}
+            content = {p for p in perms if _type_of(p) not in _ORGANIZATION_ONLY}
             if content:
                 org_content.setdefault(org_id, set()).update(content)
     if org_content:
