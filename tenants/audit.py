@@ -249,3 +249,10 @@ def record_unaudited_write(request, response) -> AuditEvent | None:
         resource_id=ids[0] if ids else "",
         detail=f"{request.method} {path} -> {response.status_code}",
     )
+
+
+def command(action: str, obj, command_name: str, detail: str = "", **kwargs) -> AuditEvent:
+    """A change made by `manage.py command_name` (no actor: whoever runs manage.py operates the
+    deployment)."""
+    detail = f"manage.py {command_name}" + (f": {detail}" if detail else "")
+    return record(action, obj=obj, via="command", detail=detail, **kwargs)

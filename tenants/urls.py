@@ -13,5 +13,6 @@ urlpatterns = [
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("sso/", include("tenants.sso.urls")),
     path("devices/verify", views.DeviceVerifyView.as_view(), name="device-verify"),
+    path("audit/", views.AuditEventListView.as_view(), name="audit-list"),
     path("devices/<uuid:pk>/revoke", views.DeviceRevokeView.as_view(), name="device-revoke"),
 ]

@@ -9,12 +9,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views import View
-from django.views.generic import TemplateView
+from django.views.generic import ListView, TemplateView
 
+from core.paginators import CappedCountPaginator
 from tenants import rbac
-from tenants.choices import OAuthDeviceStatus
+from tenants.choices import AuditAction, OAuthDeviceStatus
 from tenants.forms import NO_SUCH_DEVICE, DeviceVerificationForm, device_refusal
-from tenants.models import DeviceError, OAuthDevice
+from tenants.models import AuditEvent, DeviceError, OAuthDevice
 
 
 class TenantViewMixin(LoginRequiredMixin):
@@ -115,3 +116,39 @@ class DeviceRevokeView(TenantViewMixin, View):
             device.delete()
             messages.success(request, f"Revoked {device}: its tokens no longer work.")
         return redirect("device-verify")
+
+
+class AuditEventListView(TenantViewMixin, ListView):
+    """The audit trail for admins: this tenant's events (the whole organization's for those who
+    read it at organization level), filtered by actor, action, resource type and time, newest first."""
+
+    template_name = "tenants/audit_list.html"
+    paginate_by = 50
+    paginator_class = CappedCountPaginator
+    context_object_name = "events"
+
+    def get(self, request, *args, **kwargs):
+        if not rbac.can(request.user, "read", "audit_event", tenant=request.tenant):
+            raise PermissionDenied("Only administrators read the audit trail.")
+        return super().get(request, *args, **kwargs)
+
+    def org_wide(self) -> bool:
+        return rbac.can(self.request.user, "read", "audit_event", organization=self.request.tenant.organization)
+
+    def get_queryset(self):
+        from tenants.control_api.filtersets import AuditEventFilterSet
+
+        events = AuditEvent.objects.restrict(self.request.user, "read")
+        if self.org_wide():
+            events = events.filter(organization_id=self.request.tenant.organization_id)
+        else:
+            events = events.filter(tenant=self.request.tenant)
+        self.filterset = AuditEventFilterSet(self.request.GET, queryset=events.order_by("-created"))
+        return self.filterset.qs if self.filterset.is_valid() else events.none()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(filterset=self.filterset, query=query.urlencode(), actions=AuditAction.choices)
+        return context

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from core.commands import BaseCommand
-from tenants import access, services
+from tenants import access, audit, services
 from tenants.models import Membership, Organization, Tenant, User
 
 PASSWORD_FILE = "admin-password.txt"
@@ -54,6 +54,8 @@ class Command(BaseCommand):
             slug=services.DEFAULT_ORGANIZATION, defaults={"name": "Default"}
         )
         self.report(created, f"organization '{org.slug}'")
+        if created:
+            audit.command("create", org, "bootstrap")
         return org
 
     def ensure_tenant(self, org: Organization) -> Tenant:
@@ -67,6 +69,7 @@ class Command(BaseCommand):
             )
         if tenant is None:
             tenant = services.create_tenant(slug, name=slug.title(), organization=org, is_default=True)
+            audit.command("create", tenant, "bootstrap", changes={"slug": slug, "is_default": True})
             self.report(True, f"tenant '{slug}'", "default; with project, stack and flavors")
             return tenant
         if not tenant.is_default:
@@ -86,6 +89,7 @@ class Command(BaseCommand):
             user.full_clean(exclude=["password"])
             self.set_password(user, password)
             user.save()
+            audit.command("create", user, "bootstrap", changes={"username": username, "is_superuser": True})
             self.report(True, f"superuser '{username}'", self.password_note(password))
         else:
             self.update_admin(user, password)
@@ -103,6 +107,7 @@ class Command(BaseCommand):
             changed.append("password reset to MLMETA_ADMIN_PASSWORD")
         if changed:
             user.save()
+            audit.command("update", user, "bootstrap", detail="; ".join(changed))
         elif (settings.VAR_DIR / PASSWORD_FILE).exists() and not password:
             changed.append(f"password unchanged; generated one in {settings.VAR_DIR / PASSWORD_FILE}")
         self.report(False, f"superuser '{user.username}'", "; ".join(changed) or "password unchanged")

@@ -1,9 +1,12 @@
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.db import transaction
 
 from core.commands import BaseCommand
-from tenants import services
+from tenants import access, audit, services
+from tenants.management import lookups
 from tenants.models import Organization, Tenant
+from tenants.roles import ADMIN_TENANT_ROLE
 
 
 class Command(BaseCommand):
@@ -11,7 +14,8 @@ class Command(BaseCommand):
         "Create a tenant (a ZenML workspace, served at /t/SLUG/) with its default project, default "
         "stack and built-in flavors. The tenant joins organization 'default' unless --organization "
         "names another, existing one; the default organization is created if missing. "
-        "Add members with `manage.py create_user --tenant SLUG`."
+        "With --admin, an existing user becomes its tenant admin. Add members with "
+        "`manage.py create_user --tenant SLUG`."
     )
 
     def add_arguments(self, parser):
@@ -23,11 +27,17 @@ class Command(BaseCommand):
             default=services.DEFAULT_ORGANIZATION,
             help="Slug of an existing organization (default: %(default)s, created if missing).",
         )
+        parser.add_argument("--admin", metavar="USERNAME", help="An existing user to make the tenant's admin.")
 
-    def handle(self, *args, slug, name, organization, **options):
+    def handle(self, *args, slug, name, organization, admin, **options):
         if Tenant.objects.filter(slug=slug).exists():
             raise CommandError(f"A tenant with slug '{slug}' already exists.")
-        tenant = services.create_tenant(slug, name=name, organization=self.organization(organization))
+        admin_user = lookups.user(admin) if admin else None
+        with transaction.atomic():
+            tenant = services.create_tenant(slug, name=name, organization=self.organization(organization))
+            audit.command("create", tenant, "create_tenant", changes={"slug": slug, "name": tenant.name})
+            if admin_user is not None:
+                access.assign_role(ADMIN_TENANT_ROLE, user=admin_user, tenant=tenant)
         self.stdout.write(
             self.style.SUCCESS(f"Created tenant '{tenant.slug}' ({tenant.id}) in organization '{organization}'")
             + f" with project, stack and flavors; its API is at {settings.SERVER_URL}{tenant.url_prefix}/api/v1"
