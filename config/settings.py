@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "oauth2_provider",
     "django_celery_beat",
     "axes",
@@ -253,7 +254,20 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
 }
-SPECTACULAR_SETTINGS = {"TITLE": "MLMeta control plane", "VERSION": MLMETA_VERSION}
+# The control-plane API's OpenAPI schema (/api/control/v1/schema/, committed as docs/control-api.yaml);
+# Swagger UI's assets come from drf-spectacular-sidecar, so the page loads nothing from a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MLMeta control plane",
+    "DESCRIPTION": "Organizations, tenants, members, teams, roles, invitations, service accounts, API keys "
+    "and the audit log. Authenticate with the dashboard session or `Authorization: Bearer ZENKEY_...`.",
+    "VERSION": MLMETA_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"Permission": "tenants.control_api.serializers.PERMISSION_CHOICES"},
+}
 
 # Celery: the embedded default is kombu's filesystem transport under var/, so `make run`
 # has a real worker without a separate broker service.

@@ -168,10 +168,26 @@ def add_member(tenant: Tenant, user, role: str | Role | None = None, by=None) ->
     return Membership.objects.get(tenant=tenant, member=user)
 
 
-def remove_member(tenant: Tenant, user) -> None:
-    """`user` leaves `tenant`: their membership and every role they hold inside it go."""
+def remove_member(tenant: Tenant, user, by=None, request=None) -> None:
+    """`user` leaves `tenant`: their membership and every role they hold inside it go (each
+    revocation checked against `by` when given, and audited)."""
+    assignments = list(RoleAssignment.objects.filter(user=user, tenant=tenant).select_related("role", "project"))
+    if by is not None:
+        for assignment in assignments:
+            check_grant(
+                by,
+                assignment.role,
+                tenant=tenant,
+                project=assignment.project,
+                resource_type=assignment.resource_type,
+                resource_id=assignment.resource_id,
+                user=user,
+                revoking=True,
+                request=request,
+            )
     with transaction.atomic():
-        RoleAssignment.objects.filter(user=user, tenant=tenant).delete()
+        for assignment in assignments:
+            revoke(assignment, by=by, request=request)
         Membership.objects.filter(tenant=tenant, member=user).delete()
     rbac.forget(user)
 

@@ -151,7 +151,17 @@ class RoleAssignment(BaseModel):
     )
 
     objects = OrganizationOwnedQuerySet.as_manager()
-    rbac_type = "member"
+    # Organization-scope assignments have no tenant: the organization is their own column. The
+    # subject does not "own" its assignment: only member permissions let one see or change it.
+    rbac_shape = {
+        "type": "member",
+        "tenant": "tenant_id",
+        "org": "organization_id",
+        "project": None,
+        "owner": None,
+        "ident": None,
+        "many": False,
+    }
 
     class Meta(BaseModel.Meta):
         ordering = ["-created"]

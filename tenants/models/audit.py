@@ -42,7 +42,16 @@ class AuditEvent(BaseModel):
     detail = models.CharField(max_length=512, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
-    rbac_type = "audit_event"
+    # Events without a tenant (logins, organization changes) are found by their organization.
+    rbac_shape = {
+        "type": "audit_event",
+        "tenant": "tenant_id",
+        "org": "organization_id",
+        "project": None,
+        "owner": None,
+        "ident": None,
+        "many": False,
+    }
 
     class Meta(BaseModel.Meta):
         ordering = ["-created"]
