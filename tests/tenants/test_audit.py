@@ -135,7 +135,7 @@ def test_audit_events_cannot_be_changed_or_deleted(alice):
 
 def test_audit_page_lists_filters_and_pages_for_admins(alice, tenant_a, tenant_b, django_assert_max_num_queries):
     make_user("viewer", tenant_a, role="tenant-viewer")
-    for n in range(60):
+    for _ in range(60):
         AuditEvent.objects.create(tenant=tenant_a, actor_name="robot", action="update", resource_type="stack")
     AuditEvent.objects.create(tenant=tenant_b, actor_name="robot", action="delete", resource_type="secret")
     client = Client()
