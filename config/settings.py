@@ -71,6 +71,9 @@ SECRETS_BACKENDS = {
     "sql": "secrets_app.backends.sql.SqlBackend",
     "openbao": "secrets_app.backends.openbao.OpenBaoBackend",
 }
+# What one secret may hold (UTF-8 bytes): a larger value, or a larger secret, is refused with a 422.
+SECRETS_MAX_VALUE_BYTES = read.positive_int("MLMETA_SECRETS_MAX_VALUE_BYTES", 64 * 1024)
+SECRETS_MAX_SECRET_BYTES = read.positive_int("MLMETA_SECRETS_MAX_SECRET_BYTES", 1024 * 1024)
 
 # Off unless asked for: `make run` is a real server, and debug pages show settings and tracebacks.
 DEBUG = read.bool("DEBUG", False)

@@ -120,7 +120,8 @@ BUILTIN_ROLES = {
         perms(_CONTENT, ("create", "read", "update", "delete", "share", "promote", "client", "prune"))
         - perms(STACK_TYPES, ("delete", "share"))
         - {"project:create", "project:update", "project:delete"}
-        | perms(("user", "service_account", "tenant"), ("read",)),
+        | perms(("user", "service_account", "tenant"), ("read",))
+        | {"secret:read_secret_value"},  # `zenml secret get` shows values, as for ZenML OSS users
     ),
     "tenant-contributor": (
         "Tenant Contributor",

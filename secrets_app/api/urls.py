@@ -1,8 +1,14 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from secrets_app.api import operations
 from secrets_app.api.views import SecretViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("secrets", SecretViewSet, basename="secret")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("secrets_operations/backup", operations.backup_secrets, name="secrets-backup"),
+    path("secrets_operations/restore", operations.restore_secrets, name="secrets-restore"),
+    *router.urls,
+]

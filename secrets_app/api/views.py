@@ -10,6 +10,7 @@ from secrets_app.api.filtersets import SecretFilterSet
 from secrets_app.atomic import atomic_write
 from secrets_app.backends import BackendUnavailable
 from secrets_app.crypto import DecryptionError
+from secrets_app.limits import SecretTooLarge
 from secrets_app.models import Secret
 from tenants import audit
 
@@ -36,15 +37,35 @@ class SecretViewSet(ZenViewSet):
             exc = ZenError(str(exc), "RuntimeError", status_code=503)
         elif isinstance(exc, DecryptionError):  # e.g. a key id dropped from MLMETA_SECRETS_KEYS too early
             exc = ZenError(f"The stored values cannot be decrypted: {exc}", "RuntimeError", status_code=500)
+        elif isinstance(exc, SecretTooLarge):
+            exc = invalid(exc.field, exc.message)
         return super().handle_exception(exc)
 
     def save_or_conflict(self, save, data):
         with atomic_write():
             return super().save_or_conflict(save, data)
 
+    def validated(self, data, schema_name):
+        """As for every resource, except that a 422 about `values` never quotes a value: they are
+        checked here without echoing them, and the schema sees them blanked."""
+        if not isinstance(data, dict) or data.get("values") is None:
+            return super().validated(data, schema_name)
+        values = data["values"]
+        if not isinstance(values, dict):
+            raise invalid("values", "Input should be a valid dictionary")
+        for key, value in values.items():
+            if value is not None and not isinstance(value, str):
+                raise invalid(f"values.{key}", "Input should be a valid string")
+        super().validated(
+            {**data, "values": {key: "" if value is not None else None for key, value in values.items()}}, schema_name
+        )
+        return data
+
     def retrieve(self, request, *args, **kwargs):
         secret = self.get_object(self.envelope_class.prefetch(self.get_queryset(), True))
         rendered = self.envelope(hydrate_param(request, True)).render(secret)
+        if not self.model.objects.allows(request.user, "read_secret_value", secret):
+            return Response(rendered)  # as ZenML's remove_secrets(): the metadata, `values: {}`
         rendered["body"]["values"] = secret.read_values(request.user)
         audit.record("read_secret_value", request=request, obj=secret, detail=f"values of {len(secret.keys)} key(s)")
         return Response(rendered)
@@ -75,7 +96,7 @@ class SecretViewSet(ZenViewSet):
         for field in ("name", "private"):
             if data.get(field) is not None:
                 setattr(secret, field, data[field])
-        secret.save()
+        secret.save(update_fields=["name", "private", "updated"])  # `keys` is update_values()'s, under its lock
         if data.get("values") is not None:
             secret.update_values(data["values"], replace=not self.patch_values())
         return secret

@@ -4,6 +4,7 @@ from functools import cached_property
 from django.db import models
 
 from secrets_app.atomic import atomic_write
+from secrets_app.limits import check_values
 from tenants.models import TenantOwnedModel
 
 __all__ = ["Secret"]
@@ -54,17 +55,24 @@ class Secret(TenantOwnedModel):
         return self.store.get_values(self)
 
     def write_values(self, values: dict[str, str]) -> None:
-        """Replace all values; `keys` follows. Call on a saved secret."""
+        """Replace all values; `keys` follows. Call on a saved secret. Values over the limits of
+        secrets_app.limits raise SecretTooLarge before anything is written."""
+        check_values(values)
         with atomic_write():
             self.store.set_values(self, values)
             self.keys = sorted(values)
             self.save(update_fields=["keys", "updated"])
 
     def update_values(self, changes: dict, replace: bool = False) -> None:
-        """Apply a ZenML update: a `None` value removes its key; with `replace`, so does absence."""
-        values = {} if replace else self.store.get_values(self)
-        values.update(changes)
-        self.write_values({key: value for key, value in values.items() if value is not None})
+        """Apply a ZenML update: a `None` value removes its key; with `replace`, so does absence.
+
+        The read-merge-write runs under the row's lock (SELECT ... FOR UPDATE), so two merges
+        of one secret run one after the other and neither loses the other's keys."""
+        with atomic_write():
+            Secret.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True).get()
+            values = {} if replace else self.store.get_values(self)
+            values.update(changes)
+            self.write_values({key: value for key, value in values.items() if value is not None})
 
     def delete_with_values(self) -> None:
         """Delete the values from every backend, then the row; both or neither."""
