@@ -74,6 +74,13 @@ SECRETS_BACKENDS = {
 # What one secret may hold (UTF-8 bytes): a larger value, or a larger secret, is refused with a 422.
 SECRETS_MAX_VALUE_BYTES = read.positive_int("MLMETA_SECRETS_MAX_VALUE_BYTES", 64 * 1024)
 SECRETS_MAX_SECRET_BYTES = read.positive_int("MLMETA_SECRETS_MAX_SECRET_BYTES", 1024 * 1024)
+# Service connector types the server implements (secrets_app/connectors), by connector_type.
+SERVICE_CONNECTOR_TYPES = {
+    "aws": "secrets_app.connectors.aws.AWSConnector",
+    "kubernetes": "secrets_app.connectors.kubernetes.KubernetesConnector",
+    "docker": "secrets_app.connectors.docker.DockerConnector",
+    "generic": "secrets_app.connectors.generic.GenericConnector",
+}
 
 # Off unless asked for: `make run` is a real server, and debug pages show settings and tracebacks.
 DEBUG = read.bool("DEBUG", False)

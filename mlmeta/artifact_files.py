@@ -1,4 +1,5 @@
-"""Reading artifact-store files that live on the server's own disk (local artifact stores).
+"""Reading artifact-store files that live on the server's own disk (local artifact stores);
+S3 stores go through mlmeta.s3_files.
 
 The server only reads below the directories in `settings.MLMETA_LOCAL_ARTIFACT_ROOTS`, and only
 inside the directory of the artifact store the row names: `<path>` when the store configures
@@ -17,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 from core.api.exceptions import EntityNotFound, IllegalOperationError, ZenError
+from mlmeta import s3_files
 
 MAX_READ_BYTES = 50 * 1024 * 1024
 MAX_LOG_ENTRIES = 10_000
@@ -54,12 +56,16 @@ def local_path(uri: str, store) -> Path:
     return path
 
 
-def load_visualization(visualization, store) -> dict:
-    """ZenML's LoadedVisualization: `{"type", "value"}`, images base64-encoded."""
-    path = local_path(visualization.uri, store)
-    if path.is_dir() or path.stat().st_size > MAX_READ_BYTES:
-        raise ZenError(f"`{visualization.uri}` is not a visualization file MLMeta can serve.")
-    data = path.read_bytes()
+def load_visualization(visualization, store, reader=None) -> dict:
+    """ZenML's LoadedVisualization: `{"type", "value"}`, images base64-encoded. S3 stores are
+    read through their connector or credentials (mlmeta.s3_files) on behalf of `reader`."""
+    if s3_files.is_s3(store):
+        data = s3_files.read_bytes(visualization.uri, store, reader)
+    else:
+        path = local_path(visualization.uri, store)
+        if path.is_dir() or path.stat().st_size > MAX_READ_BYTES:
+            raise ZenError(f"`{visualization.uri}` is not a visualization file MLMeta can serve.")
+        data = path.read_bytes()
     if visualization.type == "image":
         value = base64.b64encode(data).decode("ascii")
     else:
@@ -67,8 +73,10 @@ def load_visualization(visualization, store) -> dict:
     return {"type": visualization.type, "value": value}
 
 
-def zip_directory(uri: str, store):
+def zip_directory(uri: str, store, reader=None):
     """A temporary file holding a zip of the artifact's files (a file or a whole directory)."""
+    if s3_files.is_s3(store):
+        return s3_files.zip_objects(uri, store, reader)
     path = local_path(uri, store)
     archive = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes it
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:

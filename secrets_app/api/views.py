@@ -11,7 +11,7 @@ from secrets_app.atomic import atomic_write
 from secrets_app.backends import BackendUnavailable
 from secrets_app.crypto import DecryptionError
 from secrets_app.limits import SecretTooLarge
-from secrets_app.models import Secret
+from secrets_app.models import Secret, ServiceConnector
 from tenants import audit
 
 
@@ -30,7 +30,8 @@ class SecretViewSet(ZenViewSet):
     label = "secret"
 
     def get_queryset(self):
-        return super().get_queryset().filter(Q(private=False) | Q(user=self.request.user))
+        connectors = ServiceConnector.objects.filter(secret__isnull=False).values("secret_id")  # internal secrets
+        return super().get_queryset().filter(Q(private=False) | Q(user=self.request.user)).exclude(pk__in=connectors)
 
     def handle_exception(self, exc):
         if isinstance(exc, BackendUnavailable):

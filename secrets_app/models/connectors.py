@@ -1,5 +1,6 @@
 from django.db import models
 
+from secrets_app.atomic import atomic_write
 from tenants.models import TenantOwnedModel
 
 __all__ = ["ServiceConnector"]
@@ -7,7 +8,10 @@ __all__ = ["ServiceConnector"]
 
 class ServiceConnector(TenantOwnedModel):
     """Access to a cloud or service (AWS, Kubernetes, a Docker registry, ...). Non-secret settings
-    are in `configuration`; credentials are in `secret`, stored through the secrets backend."""
+    are in `configuration`; credentials are in `secret`, stored through the secrets backend.
+
+    The secret is internal: private to the connector's creator, hidden from the secrets API, and
+    written and deleted together with the connector (`store_secrets`, `delete_with_secret`)."""
 
     rbac_type = "service_connector"
 
@@ -33,3 +37,44 @@ class ServiceConnector(TenantOwnedModel):
 
     def __str__(self):
         return self.name
+
+    def store_secrets(self, values: dict[str, str]) -> None:
+        """Replace the secret values (none: no secret at all). Call on a saved connector,
+        inside the transaction that saves it."""
+        from secrets_app.models import Secret
+
+        with atomic_write():
+            if not values:
+                self.drop_secret()
+                return
+            if self.secret is None:
+                self.secret = Secret.objects.create(
+                    tenant_id=self.tenant_id,
+                    user_id=self.user_id,
+                    name=f"connector-{self.pk}",
+                    private=True,
+                    backend=self.tenant.secrets_backend,
+                )
+                self.save(update_fields=["secret", "updated"])
+            self.secret.write_values(values)
+
+    def drop_secret(self) -> None:
+        secret, self.secret = self.secret, None
+        if secret is not None:
+            self.save(update_fields=["secret", "updated"])
+            secret.delete_with_values()
+
+    def secret_values(self, reader) -> dict[str, str]:
+        """The secret values, read (and audited) for `reader`."""
+        return self.secret.read_values(reader) if self.secret_id else {}
+
+    def full_configuration(self, reader) -> dict:
+        """Configuration and secret values together: what the connector type works with."""
+        return {**self.configuration, **self.secret_values(reader)}
+
+    def delete_with_secret(self) -> None:
+        with atomic_write():
+            secret = self.secret
+            self.delete()
+            if secret is not None:
+                secret.delete_with_values()

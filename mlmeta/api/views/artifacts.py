@@ -207,7 +207,7 @@ class ArtifactVersionViewSet(ProjectScopedViewSet):
         visualizations = list(version.visualizations.order_by("created", "id"))
         if not 0 <= index < len(visualizations):
             raise EntityNotFound(f"Artifact version '{version.pk}' has no visualization with index {index}.")
-        return Response(artifact_files.load_visualization(visualizations[index], version.artifact_store))
+        return Response(artifact_files.load_visualization(visualizations[index], version.artifact_store, request.user))
 
     @action(detail=True, methods=["get"], url_path="download-token")
     def download_token(self, request, pk=None):
@@ -233,6 +233,6 @@ class ArtifactVersionViewSet(ProjectScopedViewSet):
         if claim != f"{request.tenant.pk}:{pk}":
             raise IllegalOperationError("The download token is not valid for this artifact version.")
         version = ArtifactVersion.objects.select_related("artifact", "artifact_store").get(tenant=request.tenant, pk=pk)
-        archive = artifact_files.zip_directory(version.uri, version.artifact_store)
+        archive = artifact_files.zip_directory(version.uri, version.artifact_store, f"download token of {pk}")
         filename = f"{version.artifact.name}_{version.version}.zip".replace("/", "_")
         return FileResponse(archive, as_attachment=True, filename=filename, content_type="application/zip")

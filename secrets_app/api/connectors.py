@@ -1,0 +1,365 @@
+"""`/api/v1/service_connectors` and `/api/v1/service_connector_types`.
+
+Secret attributes of a configuration (those the type's schema marks `format: password`) are
+stored in an internal secret through the tenant's secrets backend; responses carry them only
+where ZenML does: hydrated, with `expand_secrets` (the default), to callers who may read secret
+values (the connector's creator, or `secret:read_secret_value` in its tenant). `/client` hands
+out usable, preferably short-lived credentials and needs the `client` permission.
+"""
+
+import datetime as dt
+
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.api.exceptions import EntityNotFound, IllegalOperationError, RequestValidationError, ZenError
+from core.api.filters import _to_bool
+from core.api.pagination import paginate
+from core.api.timestamps import parse_ts, ts
+from core.api.validation import invalid
+from core.api.views import ZenViewSet, hydrate_param
+from secrets_app import connectors as registry
+from secrets_app.api.envelopes import ServiceConnectorEnvelope, type_model
+from secrets_app.api.filtersets import ServiceConnectorFilterSet
+from secrets_app.atomic import atomic_write
+from secrets_app.backends import BackendUnavailable
+from secrets_app.connectors import ConnectorConfigError
+from secrets_app.connectors.base import Configured, Credentials
+from secrets_app.models import ServiceConnector
+from tenants import rbac
+
+# Update fields that, unlike the others, are replaced by null when left out (ZenML's rule).
+CLEARED_WHEN_ABSENT = ("resource_id", "expiration_seconds")
+
+
+def bool_query(request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return _to_bool(raw)
+    except ValueError:
+        raise invalid(name, "Input should be a valid boolean", raw, "query") from None
+
+
+def type_name(value) -> str:
+    """A request's `connector_type`: a name, or a whole type model (what the client may send)."""
+    if isinstance(value, dict):
+        value = value.get("connector_type")
+    if not isinstance(value, str):
+        raise invalid("connector_type", "Input should be a connector type name", value)
+    return value
+
+
+def configured(data: dict, base: ServiceConnector | None = None) -> Configured:
+    """Validate type, auth method, resource types and configuration of a request (an update
+    falls back to `base` for what it leaves out, and keeps its configuration when it sends
+    none); a ConnectorConfigError is a 422."""
+    name = type_name(data["connector_type"]) if data.get("connector_type") is not None else base.connector_type
+    configuration = data.get("configuration")
+    return registry.connector_type(name).configure(
+        data.get("auth_method") or base.auth_method,
+        data["resource_types"] if data.get("resource_types") is not None else getattr(base, "resource_types", []),
+        data.get("resource_id"),
+        configuration if configuration is not None or base is not None else {},
+    )
+
+
+class ServiceConnectorViewSet(ZenViewSet):
+    model = ServiceConnector
+    envelope_class = ServiceConnectorEnvelope
+    filterset_class = ServiceConnectorFilterSet
+    create_schema = "ServiceConnectorRequest"
+    update_schema = "ServiceConnectorUpdate"
+    label = "service connector"
+    unique_message = "Found an existing service connector with the same name: `{name}`."
+
+    def validated(self, data, schema_name):
+        """Schema errors quote the offending input, sometimes the whole body: the configuration
+        (which holds secret values) is checked with its values blanked."""
+        if isinstance(data, dict) and data.get("configuration") is not None:
+            if not isinstance(data["configuration"], dict):
+                raise invalid("configuration", "Input should be a valid dictionary")
+            blanked = {**data, "configuration": dict.fromkeys(data["configuration"])}
+            super().validated(blanked, schema_name)
+            return data
+        return super().validated(data, schema_name)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ConnectorConfigError):
+            exc = RequestValidationError(str(exc), "ValueError")
+        elif isinstance(exc, BackendUnavailable):
+            exc = ZenError(str(exc), "RuntimeError", status_code=503)
+        return super().handle_exception(exc)
+
+    # --- rendering -------------------------------------------------------------------------
+    def may_read_secrets(self, connector) -> bool:
+        return rbac.check(self.request.user, "read_secret_value", connector, resource_type="secret")
+
+    def expanded(self, connectors, hydrate: bool) -> dict:
+        """The secret values to show, by connector id: none unless hydrated and asked for."""
+        if not (hydrate and bool_query(self.request, "expand_secrets", True)):
+            return {}
+        return {
+            c.pk: c.secret_values(self.request.user) for c in connectors if c.secret_id and self.may_read_secrets(c)
+        }
+
+    def envelope(self, hydrate: bool, expanded: dict | None = None):
+        return self.envelope_class(request=self.request, hydrate=hydrate, expanded=expanded)
+
+    def render(self, obj, hydrate: bool = True) -> dict:
+        obj = self.envelope_class.prefetch(self.model.objects.filter(pk=obj.pk), hydrate).get()
+        return self.envelope(hydrate, self.expanded([obj], hydrate)).render(obj)
+
+    # --- CRUD ------------------------------------------------------------------------------
+    def list(self, request, *args, **kwargs):
+        hydrate = hydrate_param(request, False)
+        filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        queryset = filterset.sort(filterset.qs, request.query_params.get("sort_by"))
+        rows, page = paginate(self.envelope_class.prefetch(queryset, hydrate), request.query_params)
+        page["items"] = self.envelope(hydrate, self.expanded(rows, hydrate)).render_many(rows)
+        return Response(page)
+
+    def retrieve(self, request, *args, **kwargs):
+        hydrate = hydrate_param(request, True)
+        connector = self.get_object(self.envelope_class.prefetch(self.get_queryset(), hydrate))
+        return Response(self.envelope(hydrate, self.expanded([connector], hydrate)).render(connector))
+
+    def save_or_conflict(self, save, data):
+        with atomic_write():
+            return super().save_or_conflict(save, data)
+
+    def perform_create(self, data):
+        settings = configured(data)
+        connector = ServiceConnector(tenant=self.request.tenant, user=self.request.user, name=data["name"])
+        self.apply(connector, data, settings)
+        self.clean(connector)
+        connector.save()
+        connector.store_secrets(settings.secrets)
+        return connector
+
+    def perform_update(self, connector, data):
+        data = {**dict.fromkeys(CLEARED_WHEN_ABSENT), **data}
+        self.refuse_changes_in_use(connector, data)
+        if data.get("name") is not None:
+            connector.name = data["name"]
+        settings = configured(data, connector)
+        if data.get("configuration") is None:
+            settings.configuration, settings.secrets = connector.configuration, None
+            self.check_method_fits(connector, data)
+        self.apply(connector, data, settings, update=True)
+        self.clean(connector)
+        connector.save()
+        if settings.secrets is not None:
+            connector.store_secrets(settings.secrets)
+        return connector
+
+    def apply(self, connector, data, settings: Configured, update: bool = False) -> None:
+        connector.connector_type = (
+            type_name(data["connector_type"]) if data.get("connector_type") else connector.connector_type
+        )
+        connector.auth_method = settings.auth_method
+        connector.resource_types = settings.resource_types
+        connector.resource_id = settings.resource_id
+        connector.supports_instances = settings.supports_instances
+        connector.configuration = settings.configuration
+        connector.expiration_seconds = data.get("expiration_seconds")
+        for field in ("description", "expires_skew_tolerance", "labels"):
+            if data.get(field) is not None or not update:
+                setattr(connector, field, data.get(field) if data.get(field) is not None else _empty(field))
+        if data.get("expires_at") is not None or not update:
+            connector.expires_at = self.timestamp(data.get("expires_at"))
+        kind = registry.connector_type(connector.connector_type)
+        kind(connector.auth_method, {}, connector.expiration_seconds).check_expiration()
+
+    def check_method_fits(self, connector, data) -> None:
+        """An update that changes the type or auth method without a new configuration must
+        still leave a valid one."""
+        changed = any(
+            data.get(field) is not None and data[field] != getattr(connector, field) for field in ("auth_method",)
+        ) or (data.get("connector_type") is not None and type_name(data["connector_type"]) != connector.connector_type)
+        if changed:
+            full = connector.full_configuration(self.request.user)
+            configured({**data, "configuration": full}, connector)
+
+    def refuse_changes_in_use(self, connector, data) -> None:
+        """What components rely on (type, auth method, resources) stays while they use it."""
+        if not connector.components.exists():
+            return
+        wanted = {
+            "connector_type": type_name(data["connector_type"]) if data.get("connector_type") else None,
+            "auth_method": data.get("auth_method"),
+            "resource_types": data.get("resource_types"),
+        }
+        for field, value in wanted.items():
+            if value is not None and value != getattr(connector, field):
+                raise IllegalOperationError(
+                    f"The {field} of a service connector that is already actively used in one or more stack "
+                    "components cannot be changed."
+                )
+        if data.get("resource_id") != connector.resource_id:
+            raise IllegalOperationError(
+                "The resource ID of a service connector that is already actively used in one or more stack "
+                "components cannot be changed."
+            )
+
+    def perform_destroy(self, connector):
+        used = connector.components.count()
+        if used:
+            raise IllegalOperationError(
+                f"Service connector with ID {connector.pk} cannot be deleted as it is still referenced by {used} "
+                "stack components. Before deleting this service connector, make sure to remove it from all stack "
+                "components."
+            )
+        connector.delete_with_secret()
+
+    @staticmethod
+    def timestamp(value):
+        try:
+            return parse_ts(value)
+        except ValueError:
+            raise invalid("expires_at", "Input should be a valid datetime", value) from None
+
+    # --- verify, resources, client ---------------------------------------------------------
+    @action(detail=False, methods=["post"], url_path="verify", url_name="verify-config")
+    def verify_config(self, request):
+        """Dry-run a configuration (nothing is stored): which resources can it reach?"""
+        data = self.validated(request.data, self.create_schema)
+        if not rbac.can(request.user, "create", "service_connector", tenant=request.tenant):
+            self.deny("create")
+        settings = configured(data)
+        kind = registry.connector_type(type_name(data["connector_type"]))
+        instance = kind(
+            settings.auth_method, {**settings.configuration, **settings.secrets}, data.get("expiration_seconds")
+        )
+        resource_type = settings.resource_types[0] if len(settings.resource_types) == 1 else None
+        result = instance.verify(
+            settings.resource_types, resource_type, settings.resource_id, bool_query(request, "list_resources", True)
+        )
+        return Response({"id": None, "name": data.get("name"), "connector_type": kind.model(), **result})
+
+    @action(detail=True, methods=["put"], url_path="verify")
+    def verify(self, request, pk=None):
+        connector = self.get_object()
+        return Response(
+            self.resources_of(
+                connector,
+                request.query_params.get("resource_type"),
+                request.query_params.get("resource_id"),
+                bool_query(request, "list_resources", True),
+            )
+        )
+
+    @action(detail=False, methods=["get"], url_path="resources")
+    def resources(self, request):
+        """What every connector the caller may read can reach (failures as `error` entries)."""
+        filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        resource_type = request.query_params.get("resource_type") or None
+        resource_id = request.query_params.get("resource_id") or None
+        results = []
+        for connector in filterset.sort(filterset.qs, request.query_params.get("sort_by")):
+            try:
+                results.append(self.resources_of(connector, resource_type, resource_id, True))
+            except ConnectorConfigError:
+                continue  # ZenML skips connectors that cannot be verified for the filter
+        return Response(results)
+
+    def resources_of(self, connector, resource_type, resource_id, list_resources) -> dict:
+        base = {"id": str(connector.pk), "name": connector.name, "connector_type": type_model(connector.connector_type)}
+        kind = registry.connector_type(connector.connector_type)
+        instance = kind(
+            connector.auth_method, connector.full_configuration(self.request.user), connector.expiration_seconds
+        )
+        if resource_type is None and len(connector.resource_types) == 1:
+            resource_type = connector.resource_types[0]
+        resource_id = resource_id or connector.resource_id
+        return {**base, **instance.verify(connector.resource_types, resource_type, resource_id, list_resources)}
+
+    @action(detail=True, methods=["get"], url_path="client")
+    def client(self, request, pk=None):
+        """A connector configured with credentials for one resource: short-lived STS ones for
+        AWS's temporary methods (with `expires_at`), the stored ones otherwise."""
+        connector = self.get_object()
+        if not rbac.check(request.user, "client", connector):
+            self.deny("client", resource_id=connector.pk)
+        resource_type, resource_id = self.client_target(connector)
+        kind = registry.connector_type(connector.connector_type)
+        instance = kind(connector.auth_method, connector.full_configuration(request.user), connector.expiration_seconds)
+        issued = instance.client(resource_type, resource_id)
+        return Response(self.render_credentials(connector, issued))
+
+    def client_target(self, connector) -> tuple[str, str | None]:
+        resource_type = self.request.query_params.get("resource_type") or None
+        if resource_type is None:
+            if len(connector.resource_types) != 1:
+                raise invalid("resource_type", "A multi-type connector needs a resource_type", None, "query")
+            resource_type = connector.resource_types[0]
+        if resource_type not in connector.resource_types:
+            raise invalid(
+                "resource_type",
+                f"The connector is not configured for '{resource_type}' resources",
+                resource_type,
+                "query",
+            )
+        resource_id = self.request.query_params.get("resource_id") or connector.resource_id
+        kind = registry.connector_type(connector.connector_type)
+        if resource_id is None and kind.resource_spec(resource_type).supports_instances:
+            raise invalid("resource_id", f"'{resource_type}' resources need a resource_id", None, "query")
+        return resource_type, resource_id
+
+    def render_credentials(self, connector, issued: Credentials) -> dict:
+        return {
+            "body": {
+                "created": ts(connector.created),
+                "updated": ts(dt.datetime.now(dt.UTC)),
+                "user_id": str(connector.user_id) if connector.user_id else None,
+                "description": connector.description,
+                "connector_type": type_model(issued.connector_type),
+                "auth_method": issued.auth_method,
+                "resource_types": [issued.resource_type],
+                "resource_id": issued.resource_id,
+                "supports_instances": False,
+                "expires_at": ts(issued.expires_at),
+                "expires_skew_tolerance": connector.expires_skew_tolerance,
+            },
+            "metadata": {
+                "configuration": issued.configuration,
+                "expiration_seconds": None,
+                "labels": dict(connector.labels or {}),
+            },
+            "resources": {"user": self.envelope(True).resources(connector)["user"]},
+            "id": str(connector.pk),
+            "permission_denied": False,
+            "name": connector.name,
+        }
+
+
+def _empty(field: str):
+    return {"description": "", "labels": {}}.get(field)
+
+
+class ServiceConnectorTypeViewSet(viewsets.ViewSet):
+    """The connector types this server implements (settings.SERVICE_CONNECTOR_TYPES)."""
+
+    lookup_url_kwarg = "connector_type"
+    lookup_value_regex = "[^/]+"
+
+    def list(self, request):
+        wanted_type = request.query_params.get("connector_type") or None
+        resource_type = request.query_params.get("resource_type") or None
+        auth_method = request.query_params.get("auth_method") or None
+        return Response(
+            [
+                kind.model()
+                for kind in registry.connector_types()
+                if wanted_type in (None, kind.connector_type) and kind.matches(resource_type, auth_method)
+            ]
+        )
+
+    def retrieve(self, request, connector_type=None):
+        try:
+            kind = registry.connector_type(connector_type)
+        except ConnectorConfigError:
+            raise EntityNotFound(f"Service connector type '{connector_type}' is not available.") from None
+        return Response(kind.model())
