@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import pre_delete
 
 
 class SecretsConfig(AppConfig):
@@ -7,3 +8,6 @@ class SecretsConfig(AppConfig):
 
     def ready(self):
         from secrets_app import checks  # noqa: F401 - registers the system check
+        from secrets_app.cleanup import on_tenant_pre_delete
+
+        pre_delete.connect(on_tenant_pre_delete, sender="tenants.Tenant", dispatch_uid="secrets_tenant_values")

@@ -51,6 +51,12 @@ class OrganizationAdmin(RestrictedModelAdmin):
         return _is_operator(request)
 
 
+SECRETS_BACKEND_HELP = (
+    "Where the tenant's secret values live. Changed only by moving them: "
+    "manage.py migrate_secrets --tenant SLUG --to BACKEND."
+)
+
+
 @admin.register(Tenant)
 class TenantAdmin(RestrictedModelAdmin):
     """Members may edit a tenant's display settings; creating, deleting, renaming its URL,
@@ -74,8 +80,13 @@ class TenantAdmin(RestrictedModelAdmin):
         return ("organization", "slug", "name", "is_default") if obj is None else super().get_fields(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        fields = ["id", "created", "updated", "last_user_activity", "project_list"]
+        # The secrets backend changes only with the values: `manage.py migrate_secrets`.
+        fields = ["id", "created", "updated", "last_user_activity", "project_list", "secrets_backend"]
         return fields if _is_operator(request) else [*self.operator_fields, *fields]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        help_texts = {"secrets_backend": SECRETS_BACKEND_HELP, **kwargs.pop("help_texts", {})}
+        return super().get_form(request, obj, change=change, help_texts=help_texts, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:
