@@ -205,7 +205,8 @@ def set_tenant_admin(tenant: Tenant, user, is_admin: bool, by=None, request=None
 
 # --- privilege-escalation rules ---------------------------------------------------------------
 def _refuse(reason: str, *, by, request=None, resource_type: str = "", resource_id="", organization=None, **extra):
-    """Audit a "permission_denied" event naming `reason`, then raise Refused."""
+    """Audit a "permission_denied" event naming `reason`, then raise Refused. (Inside a
+    transaction the event is rolled back with it: check before opening one.)"""
     audit.record(
         "permission_denied",
         request=request,
@@ -352,6 +353,28 @@ def revoke_assignment(assignment: RoleAssignment, *, by, request=None) -> None:
             request=request,
         )
     revoke(assignment, by=by, request=request)
+
+
+def change_tenant_admin(tenant: Tenant, user, is_admin: bool, *, by, request=None) -> None:
+    """ZenML's `is_admin` flag changed through the API: `set_tenant_admin` after the same checks
+    as assigning the tenant-admin (or developer) role and revoking the roles it replaces."""
+    check_tenant_admin_change(tenant, user, is_admin, by=by, request=request)
+    set_tenant_admin(tenant, user, is_admin, by=by, request=request)
+
+
+def check_tenant_admin_change(tenant: Tenant, user, is_admin: bool, *, by, request=None) -> None:
+    """Raise Refused (audited) unless `by` may set `user`'s (None: a new user's) `is_admin`.
+    Callers inside a transaction call this first, outside it, so the refusal's audit event is
+    not rolled back with the transaction."""
+    if by is None:
+        return
+    role = find_role(ADMIN_TENANT_ROLE if is_admin else DEFAULT_TENANT_ROLE)
+    check_grant(by, role, tenant=tenant, user=user, request=request)
+    if user is None:
+        return
+    replaced = RoleAssignment.objects.filter(user=user, tenant=tenant, project=None, resource_id=None)
+    for old in replaced.exclude(role=role).select_related("role"):
+        check_grant(by, old.role, tenant=tenant, user=user, revoking=True, request=request)
 
 
 # --- custom roles ------------------------------------------------------------------------------

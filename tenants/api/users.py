@@ -111,7 +111,20 @@ class UserViewSet(ZenViewSet):
     # --- create ------------------------------------------------------------------------------
     def create(self, request, *args, **kwargs):
         require_admin(request, "add users")
+        if isinstance(request.data, dict) and request.data.get("is_admin") is True:
+            access.check_tenant_admin_change(request.tenant, None, True, by=request.user, request=request)
         return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        """Privilege-escalation checks of an `is_admin` change run before the update's
+        transaction, so a refusal stays in the audit log."""
+        is_admin = request.data.get("is_admin") if isinstance(request.data, dict) else None
+        if isinstance(is_admin, bool):
+            user = self.get_object()
+            changing = is_admin != UserEnvelope(request).is_admin(user)
+            if changing and user.pk != request.user.pk and not user.is_superuser:
+                access.check_tenant_admin_change(request.tenant, user, is_admin, by=request.user, request=request)
+        return super().update(request, *args, **kwargs)
 
     def perform_create(self, data):
         if User.objects.filter(username=data["name"]).exists():
@@ -123,7 +136,9 @@ class UserViewSet(ZenViewSet):
         else:
             user.set_unusable_password()
         user.save()
-        access.set_tenant_admin(self.request.tenant, user, bool(data["is_admin"]), by=self.request.user)
+        access.change_tenant_admin(
+            self.request.tenant, user, bool(data["is_admin"]), by=self.request.user, request=self.request
+        )
         return user
 
     # --- update ------------------------------------------------------------------------------
@@ -147,7 +162,7 @@ class UserViewSet(ZenViewSet):
         require_admin(self.request, "change who is an admin")
         if user.is_superuser:
             raise IllegalOperationError("Operators are admins of every tenant.")
-        access.set_tenant_admin(self.request.tenant, user, is_admin, by=self.request.user)
+        access.change_tenant_admin(self.request.tenant, user, is_admin, by=self.request.user, request=self.request)
 
     @action(detail=True, methods=["put"])
     def deactivate(self, request, pk=None):

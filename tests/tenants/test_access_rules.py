@@ -122,3 +122,28 @@ def test_api_key_may_not_create_keys_for_another_account(org):
     assert denied("another account")
     key, plaintext = access.issue_api_key(bot, "own", by=bot, expires=timezone.now() + timedelta(days=1))
     assert plaintext.startswith("ZENKEY_") and key.usable
+
+
+def test_api_v1_is_admin_goes_through_the_escalation_rules(tenant_a):
+    """PUT /users/{id} {"is_admin": true} by someone who cannot grant tenant-admin: 403 + audit."""
+    from tests.api_helpers import bearer_client
+
+    org = tenant_a.organization
+    perms = ["user:update", "tenant:update", "member:create", "member:update", "member:delete"]
+    role = access.create_role(org, name="User manager", base="tenant-viewer", add=perms)
+    manager = make_user("manny", tenant_a, role=role)
+    target = make_user("tina", tenant_a, role="tenant-viewer")
+    response = bearer_client(manager, tenant_a).put(f"/api/v1/users/{target.pk}", {"is_admin": True}, format="json")
+    assert response.status_code == 403
+    assert denied("grants permissions you do not hold")
+    assert not RoleAssignment.objects.filter(user=target, role__slug="tenant-admin").exists()
+
+
+def test_api_v1_is_admin_by_tenant_admin_is_audited(alice, tenant_a):
+    from tests.api_helpers import bearer_client
+
+    target = make_user("tina", tenant_a, role="tenant-viewer")
+    response = bearer_client(alice, tenant_a).put(f"/api/v1/users/{target.pk}", {"is_admin": True}, format="json")
+    assert response.status_code == 200, response.content
+    assert AuditEvent.objects.filter(action="role_assigned", actor=alice, changes__role="tenant-admin").exists()
+    assert AuditEvent.objects.filter(action="role_revoked", actor=alice, changes__role="tenant-viewer").exists()
