@@ -3,8 +3,9 @@ downloads, with boto3.
 
 Credentials come from the store's service connector (an `aws` connector, whose temporary
 methods yield short-lived STS credentials) or else from the store's own `key`/`secret`/`token`
-settings, which may be `{{secret_name.key}}` references. A reference resolves only to a secret
-whose values the store's creator may read, so nobody can lend themselves someone else's keys
+settings, which may be `{{secret_name.key}}` references, resolved by secrets_app.references for
+the reader (or, for a download token, which names no user, the store's creator) and only if
+the store's creator may read the secret too, so nobody can lend themselves someone else's keys
 by naming their secret. The server only reads below the store's `path` (s3://bucket[/prefix]).
 """
 
@@ -16,13 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.api.exceptions import EntityNotFound, IllegalOperationError, ZenError
 from secrets_app import connectors as registry
+from secrets_app import references
 from secrets_app.connectors import ConnectorConfigError, ConnectorError
 from secrets_app.connectors.aws import AWSConnector, aws_client
-from secrets_app.models import Secret
-from tenants import rbac
+from tenants.models import User
 
 S3_FLAVOR = "s3"
-REFERENCE = re.compile(r"^\{\{\s*([^.\s{}]+)\.([^\s{}]+)\s*\}\}$")
 MAX_READ_BYTES = 50 * 1024 * 1024
 
 
@@ -49,36 +49,28 @@ def s3_client(store, reader):
                 raise ZenError(f"The connector `{connector.name}` is not an AWS connector; it cannot read S3.")
             config = connector.full_configuration(reader)
             return kind(connector.auth_method, config, connector.expiration_seconds).aws_client("s3")
-        return _configured_client(store)
+        return _configured_client(store, reader)
     except (ConnectorError, ConnectorConfigError) as exc:
         raise ZenError(f"Cannot access the S3 artifact store `{store.name}`: {exc}", "RuntimeError", 502) from None
 
 
-def _configured_client(store):
+def _configured_client(store, reader):
     config = store.configuration or {}
     kwargs = dict(config.get("client_kwargs") or {})
-    credentials = {
-        "aws_access_key_id": resolve(config.get("key"), store),
-        "aws_secret_access_key": resolve(config.get("secret"), store),
-        "aws_session_token": resolve(config.get("token"), store),
-    }
+    names = {"aws_access_key_id": "key", "aws_secret_access_key": "secret", "aws_session_token": "token"}
+    credentials = resolved_settings(store, reader, {name: config.get(setting) for name, setting in names.items()})
     region = kwargs.get("region_name") or "us-east-1"
     return aws_client("s3", region, kwargs.get("endpoint_url"), **{k: v for k, v in credentials.items() if v})
 
 
-def resolve(value, store):
-    """`value`, or the secret value a `{{name.key}}` reference names (see the module docstring)."""
-    match = REFERENCE.match(value) if isinstance(value, str) else None
-    if match is None:
-        return value
-    name, key = match.groups()
-    secret = Secret.objects.filter(tenant_id=store.tenant_id, name=name, private=False).first()
-    if secret is None or store.user is None or not rbac.check(store.user, "read_secret_value", secret):
-        raise ZenError(f"The artifact store `{store.name}` references a secret `{name}` it may not use.")
-    values = secret.read_values(store.user)
-    if key not in values:
-        raise ZenError(f"The secret `{name}` has no key `{key}`.")
-    return values[key]
+def resolved_settings(store, reader, settings: dict) -> dict:
+    """`settings` with their secret references resolved (see the module docstring)."""
+    if not any(references.parse(value) for value in settings.values()):
+        return settings
+    if store.user is None:
+        raise IllegalOperationError(f"The artifact store `{store.name}` has no creator to vouch for its references.")
+    user = reader if isinstance(reader, User) else store.user
+    return references.resolve_references(settings, user, store.tenant, owner=store.user)
 
 
 def read_bytes(uri: str, store, reader) -> bytes:
