@@ -24,5 +24,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oauth/", include(oauth_urls)),
     path("", include("tenants.urls")),
+    path("", include("secrets_app.urls")),
     path("", include("mlmeta.urls")),
 ]
