@@ -270,4 +270,5 @@ class UserAdmin(RestrictedAdminMixin, DjangoUserAdmin):
             access.add_member(tenant, obj, by=request.user)
 
 
+from tenants import admin_access  # noqa: E402, F401, I001  (registers the access-control admin)
 from tenants import admin_sso  # noqa: E402, F401  (registers the SSO admin)

@@ -8,12 +8,15 @@ from django.urls import reverse
 from mlmeta.models import Pipeline
 from secrets_app.models import SecretBackendConfig
 from tenants import access
-from tenants.models import Membership, Organization, Project, Tenant, User
+from tenants.models import AuditEvent, Membership, Organization, OrganizationSSO, Project, Role, Team, Tenant, User
 from tests.admin_utils import admin_url, form_data, form_errors, mlmeta_admins
 from tests.factories import make_account, populate
 
 # Members may not create tenants or organizations, nor point the server at a secrets backend.
 OPERATOR_ONLY_ADD = {Organization, Tenant, SecretBackendConfig}
+# Teams, custom roles and single sign-on are organization resources: a tenant admin creates none.
+ORGANIZATION_ADD = {Team, Role, OrganizationSSO}
+NOBODY_ADDS = {AuditEvent}  # the audit trail is written by the application only
 OPERATOR_ONLY_DELETE = {Organization, Tenant, User}  # members leave by deleting their membership
 MEMBER_VIEW_ONLY = {Organization}
 
@@ -41,7 +44,7 @@ def charlie_admin(charlie_client, world_a, world_b):
 def test_admin_pages_render_for_member(alice_admin, world_a):
     for model, _ in mlmeta_admins():
         assert alice_admin.get(admin_url(model, "changelist")).status_code == 200, model
-        expected_add = 403 if model in OPERATOR_ONLY_ADD else 200
+        expected_add = 403 if model in OPERATOR_ONLY_ADD | ORGANIZATION_ADD | NOBODY_ADDS else 200
         assert alice_admin.get(admin_url(model, "add")).status_code == expected_add, model
         if model in world_a.rows:
             response = alice_admin.get(admin_url(model, "change", world_a[model].pk))
@@ -56,7 +59,7 @@ def test_admin_pages_render_for_operator(client, world_a):
     for model in admin.site._registry:  # third-party admins too (Celery beat, OAuth2 provider)
         assert client.get(admin_url(model, "changelist")).status_code == 200, model
     for model, _ in mlmeta_admins():
-        assert client.get(admin_url(model, "add")).status_code == 200, model
+        assert client.get(admin_url(model, "add")).status_code == (403 if model in NOBODY_ADDS else 200), model
         if model in world_a.rows:
             assert client.get(admin_url(model, "change", world_a[model].pk)).status_code == 200, model
 
