@@ -31,7 +31,14 @@ run: install ## Migrate, bootstrap, then serve on http://127.0.0.1:8000 (gunicor
 	$(PY) manage.py bootstrap
 	bin/serve
 
-test: install $(ZENML_VENV)/.installed ## Run the whole test suite, e2e included (SQLite, or DATABASE_URL / CELERY_BROKER_URL when set)
+# Debian's chromium, driven by Playwright in the browser e2e tests (never `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "No $(CHROMIUM): the browser tests skip (CI fails them); install Debian's chromium package."; fi
+
+test: install $(ZENML_VENV)/.installed $(CHROMIUM) ## Run the whole test suite, e2e included (SQLite, or DATABASE_URL / CELERY_BROKER_URL when set)
 	$(VENV)/bin/pytest
 
 lint: install ## ruff and the migrations check

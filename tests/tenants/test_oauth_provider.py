@@ -1,0 +1,115 @@
+"""MLMeta as an OAuth2 / OpenID Connect provider: discovery, client credentials for CI acting as
+a service account, scoped bearer tokens on /api/v1 (read, write, admin) under RBAC."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application
+
+from tenants import access
+from tenants.models import User
+from tests.conftest import make_user
+
+CLIENT_SECRET = "ci-client-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def robot(tenant):
+    account = User.objects.create(
+        username="ci-robot", is_service_account=True, organization=tenant.organization, password="!"
+    )
+    access.add_member(tenant, account, "tenant-developer")
+    return account
+
+
+def application(user, name="ci") -> Application:
+    return Application.objects.create(
+        name=name,
+        user=user,
+        client_id=f"{name}-client",
+        client_secret=CLIENT_SECRET,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+    )
+
+
+def client_credentials_token(client, app, scope: str):
+    return client.post(
+        "/oauth/token/",
+        {
+            "grant_type": "client_credentials",
+            "scope": scope,
+            "client_id": app.client_id,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+
+
+def bearer(token: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_discovery_and_jwks_publish_the_rsa_key_and_scopes(client, tenant):
+    config = client.get("/oauth/.well-known/openid-configuration").json()
+    assert config["issuer"].endswith("/oauth")
+    assert {"openid", "profile", "email", "read", "write", "admin"} <= set(config["scopes_supported"])
+    assert "RS256" in config["id_token_signing_alg_values_supported"]
+    assert {"email", "groups"} <= set(config["claims_supported"])
+    keys = client.get("/oauth/.well-known/jwks.json").json()["keys"]
+    assert keys and keys[0]["kty"] == "RSA" and "d" not in keys[0]
+
+
+def test_client_credentials_token_acts_as_the_service_account(client, tenant, robot):
+    response = client_credentials_token(client, application(robot), "read")
+    assert response.status_code == 200, response.content
+    token = response.json()
+    assert token["scope"] == "read" and token["expires_in"] <= 900
+    me = client.get("/api/v1/current-user", **bearer(token["access_token"]))
+    assert me.status_code == 200, me.content
+    assert me.json()["name"] == "ci-robot"
+
+
+def test_read_scope_token_is_refused_writes_with_403_json(client, tenant, robot):
+    token = client_credentials_token(client, application(robot), "read").json()["access_token"]
+    refused = client.post("/api/v1/tags", {"name": "nightly"}, content_type="application/json", **bearer(token))
+    assert refused.status_code == 403
+    assert "scope (read) does not allow POST" in str(refused.json())
+    assert client.get("/api/v1/tags", **bearer(token)).status_code == 200
+
+
+def test_write_scope_token_writes_within_rbac(client, tenant, robot):
+    token = client_credentials_token(client, application(robot), "read write").json()["access_token"]
+    created = client.post("/api/v1/tags", {"name": "nightly"}, content_type="application/json", **bearer(token))
+    assert created.status_code in (200, 201), created.content
+    # A write scope does not widen the account's roles: a developer does not manage users.
+    user_write = client.post(
+        "/api/v1/users", {"name": "mallory", "password": "x" * 12}, content_type="application/json", **bearer(token)
+    )
+    assert user_write.status_code == 403
+
+
+def test_client_credentials_for_a_person_are_refused(client, tenant):
+    person = make_user("pat", tenant)
+    token = client_credentials_token(client, application(person, "personal"), "read").json()["access_token"]
+    refused = client.get("/api/v1/current-user", **bearer(token))
+    assert refused.status_code == 401
+    assert refused.json()["detail"][0] == "CredentialsNotValid"
+
+
+def test_unknown_and_expired_oauth_tokens_are_401(client, tenant, robot):
+    assert client.get("/api/v1/current-user", **bearer("notarealtoken123")).status_code == 401
+    token = client_credentials_token(client, application(robot), "read").json()["access_token"]
+    AccessToken.objects.filter(token=token).update(expires=timezone.now() - timedelta(seconds=1))
+    expired = client.get("/api/v1/current-user", **bearer(token))
+    assert expired.status_code == 401
+    assert expired.json()["detail"][0] == "CredentialsNotValid"
+
+
+def test_clear_expired_task_deletes_expired_tokens(client, tenant, robot):
+    from tenants.tasks import clear_expired_oauth_tokens
+
+    token = client_credentials_token(client, application(robot), "read").json()["access_token"]
+    AccessToken.objects.filter(token=token).update(expires=timezone.now() - timedelta(days=30))
+    clear_expired_oauth_tokens()
+    assert not AccessToken.objects.filter(token=token).exists()
