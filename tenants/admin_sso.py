@@ -11,6 +11,11 @@ from tenants.models import OrganizationSSO
 
 
 class OrganizationSSOForm(RestrictedModelForm):
+    issuer = forms.URLField(
+        max_length=1024,
+        assume_scheme="https",
+        help_text=OrganizationSSO._meta.get_field("issuer").help_text,
+    )
     client_secret = forms.CharField(
         required=False,
         strip=True,
