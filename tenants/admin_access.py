@@ -164,7 +164,7 @@ class RoleAssignmentAdmin(AccessAdmin):
 @admin.register(Invitation)
 class InvitationAdmin(AccessAdmin):
     """Invitations are created here (roles are then added as role assignments to the
-    invitation); the link is shown once, its token never stored nor rendered."""
+    invitation); the token is shown once, in a message, and never stored nor rendered."""
 
     list_display = ("email", "organization", "invited_by", "expires", "accepted")
     list_filter = (related_filter("organization"),)
@@ -182,7 +182,11 @@ class InvitationAdmin(AccessAdmin):
         teams = list(form.cleaned_data.get("teams", []))
         invitation, token = access.invite(obj.organization, obj.email, teams=teams, by=request.user, request=request)
         _adopt(obj, invitation)
-        messages.warning(request, f"Send this link to {obj.email}; it is shown only now: /invitations/{token}/")
+        messages.warning(
+            request,
+            f"Invitation token for {obj.email}, shown only now: {token} (accepted with "
+            "POST /api/control/v1/invitations/accept/ and a username and password)",
+        )
 
     def save_related(self, request, form, formsets, change):
         form.cleaned_data.pop("teams", None)  # added by access.invite
