@@ -9,7 +9,6 @@ the store's creator may read the secret too, so nobody can lend themselves someo
 by naming their secret. The server only reads below the store's `path` (s3://bucket[/prefix]).
 """
 
-import re
 import tempfile
 import zipfile
 
@@ -47,8 +46,7 @@ def s3_client(store, reader):
             kind = registry.connector_type(connector.connector_type)
             if not issubclass(kind, AWSConnector):
                 raise ZenError(f"The connector `{connector.name}` is not an AWS connector; it cannot read S3.")
-            config = connector.full_configuration(reader)
-            return kind(connector.auth_method, config, connector.expiration_seconds).aws_client("s3")
+            return connector.instance(reader).aws_client("s3")
         return _configured_client(store, reader)
     except (ConnectorError, ConnectorConfigError) as exc:
         raise ZenError(f"Cannot access the S3 artifact store `{store.name}`: {exc}", "RuntimeError", 502) from None

@@ -21,7 +21,7 @@ from core.api.validation import invalid
 from core.api.views import ZenViewSet, hydrate_param
 from secrets_app import connectors as registry
 from secrets_app.api.envelopes import ServiceConnectorEnvelope, type_model
-from secrets_app.api.filtersets import ServiceConnectorFilterSet
+from secrets_app.api.filtersets import ServiceConnectorFilterSet, ServiceConnectorTypeFilterSet
 from secrets_app.atomic import atomic_write
 from secrets_app.backends import BackendUnavailable
 from secrets_app.connectors import ConnectorConfigError
@@ -267,10 +267,7 @@ class ServiceConnectorViewSet(ZenViewSet):
 
     def resources_of(self, connector, resource_type, resource_id, list_resources) -> dict:
         base = {"id": str(connector.pk), "name": connector.name, "connector_type": type_model(connector.connector_type)}
-        kind = registry.connector_type(connector.connector_type)
-        instance = kind(
-            connector.auth_method, connector.full_configuration(self.request.user), connector.expiration_seconds
-        )
+        instance = connector.instance(self.request.user)
         if resource_type is None and len(connector.resource_types) == 1:
             resource_type = connector.resource_types[0]
         resource_id = resource_id or connector.resource_id
@@ -284,9 +281,7 @@ class ServiceConnectorViewSet(ZenViewSet):
         if not rbac.check(request.user, "client", connector):
             self.deny("client", resource_id=connector.pk)
         resource_type, resource_id = self.client_target(connector)
-        kind = registry.connector_type(connector.connector_type)
-        instance = kind(connector.auth_method, connector.full_configuration(request.user), connector.expiration_seconds)
-        issued = instance.client(resource_type, resource_id)
+        issued = connector.instance(self.request.user).client(resource_type, resource_id)
         return Response(self.render_credentials(connector, issued))
 
     def client_target(self, connector) -> tuple[str, str | None]:
@@ -344,16 +339,19 @@ class ServiceConnectorTypeViewSet(viewsets.ViewSet):
 
     lookup_url_kwarg = "connector_type"
     lookup_value_regex = "[^/]+"
+    filterset_class = ServiceConnectorTypeFilterSet
 
     def list(self, request):
-        wanted_type = request.query_params.get("connector_type") or None
-        resource_type = request.query_params.get("resource_type") or None
-        auth_method = request.query_params.get("auth_method") or None
+        wanted = {name: request.query_params.get(name) or None for name in self.filterset_class.base_filters}
+        for name, value in wanted.items():
+            if value and "\x00" in value:
+                raise invalid(name, "Input should not contain NUL characters", value, "query")
         return Response(
             [
                 kind.model()
                 for kind in registry.connector_types()
-                if wanted_type in (None, kind.connector_type) and kind.matches(resource_type, auth_method)
+                if wanted["connector_type"] in (None, kind.connector_type)
+                and kind.matches(wanted["resource_type"], wanted["auth_method"])
             ]
         )
 

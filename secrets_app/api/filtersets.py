@@ -1,5 +1,6 @@
 import json
 
+import django_filters
 from django.db.models import Q, TextField
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
@@ -60,3 +61,11 @@ def filter_labels(queryset, labels_str: str | None):
             queryset = queryset.alias(**{f"label_{index}": KeyTransform(str(key), "labels")})
             queryset = queryset.filter(**{f"label_{index}": str(value)})
     return queryset
+
+
+class ServiceConnectorTypeFilterSet(django_filters.FilterSet):
+    """`GET /service_connector_types` takes three plain names (no ZenML filter operators)."""
+
+    connector_type = django_filters.CharFilter()
+    resource_type = django_filters.CharFilter()
+    auth_method = django_filters.CharFilter()

@@ -72,6 +72,18 @@ class ServiceConnector(TenantOwnedModel):
         """Configuration and secret values together: what the connector type works with."""
         return {**self.configuration, **self.secret_values(reader)}
 
+    def instance(self, reader):
+        """Its connector type at work on its configuration and secret values (read for
+        `reader`), validated again: a row written outside the API may lack what the method needs.
+        Raises ConnectorConfigError."""
+        from secrets_app import connectors
+
+        kind = connectors.connector_type(self.connector_type)
+        settings = kind.configure(
+            self.auth_method, self.resource_types, self.resource_id, self.full_configuration(reader)
+        )
+        return kind(self.auth_method, {**settings.configuration, **settings.secrets}, self.expiration_seconds)
+
     def delete_with_secret(self) -> None:
         with atomic_write():
             secret = self.secret
