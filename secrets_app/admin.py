@@ -130,3 +130,10 @@ class ServiceConnectorAdmin(RestrictedModelAdmin):
     @admin.display(description="credentials stored", boolean=True)
     def has_credentials(self, obj):
         return obj.secret_id is not None
+
+    def delete_model(self, request, obj):
+        obj.delete_with_secret()  # its internal secret goes with it, values included
+
+    def delete_queryset(self, request, queryset):
+        for connector in queryset:
+            connector.delete_with_secret()

@@ -373,3 +373,23 @@ def test_visualize_reads_an_s3_store_through_its_connector(api, moto_url, projec
 
 def _keys(config: dict) -> dict:
     return {k: config[k] for k in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")}
+
+
+def test_system_check_names_a_bad_connector_type_path(settings):
+    from secrets_app.checks import check_connector_types
+
+    assert check_connector_types(None) == []
+    settings.SERVICE_CONNECTOR_TYPES = {**settings.SERVICE_CONNECTOR_TYPES, "gcp": "secrets_app.connectors.nope.GCP"}
+    settings.SERVICE_CONNECTOR_TYPES["docker"] = "secrets_app.connectors.aws.AWSConnector"
+    errors = {error.id: error.msg for error in check_connector_types(None)}
+    assert "gcp" in errors["secrets.E004"] and "docker" in errors["secrets.E005"]
+
+
+def test_admin_delete_removes_the_internal_secret(api, admin, client):
+    created = create(api, aws_body())
+    admin.is_superuser = admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    response = client.post(f"/admin/secrets_app/serviceconnector/{created['id']}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content[:500]
+    assert not ServiceConnector.objects.exists() and not Secret.objects.exists()
