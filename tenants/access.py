@@ -205,8 +205,8 @@ def set_tenant_admin(tenant: Tenant, user, is_admin: bool, by=None, request=None
 
 # --- privilege-escalation rules ---------------------------------------------------------------
 def _refuse(reason: str, *, by, request=None, resource_type: str = "", resource_id="", organization=None, **extra):
-    """Audit a "permission_denied" event naming `reason`, then raise Refused. (Inside a
-    transaction the event is rolled back with it: check before opening one.)"""
+    """Audit a "permission_denied" event naming `reason`, then raise Refused. (Within a request
+    the event is written after the request's transactions, so a rollback does not lose it.)"""
     audit.record(
         "permission_denied",
         request=request,

@@ -330,7 +330,9 @@ class RestrictedModelAdmin(RestrictedAdminMixin, admin.ModelAdmin):
         """A new row must land where the user may create it (the form offers every tenant they
         can see); refused inside the admin's transaction, so nothing is written."""
         if not change and not rbac.check(request.user, "create", obj):
-            raise PermissionDenied(f"You may not create a {self.model._meta.verbose_name} there.")
+            message = f"You may not create a {self.model._meta.verbose_name} there."
+            audit.record("permission_denied", request=request, obj=obj, detail=message)
+            raise PermissionDenied(message)
         super().save_model(request, obj, form, change)
 
     def get_form(self, request, obj=None, change=False, **kwargs):

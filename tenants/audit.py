@@ -20,6 +20,8 @@ import logging
 import re
 import uuid
 
+from django.db import transaction
+
 from tenants.models import AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ SECRET_WORDS = (
     "credential",
 )
 MASK = "***"
+# Events about something refused: they must outlive the rollback of the transaction they happen in.
+SURVIVE_ROLLBACK = ("permission_denied", "login_failed")
 MAX_VALUE = 200  # characters kept of one value in `changes`
 
 _request = contextvars.ContextVar("audit_request", default=None)
@@ -126,10 +130,22 @@ def record(
         changes=mask(changes),
         detail=detail[:512],
     )
-    event.save()
+    if action in SURVIVE_ROLLBACK and django_request is not None and transaction.get_connection().in_atomic_block:
+        # Written by AuditMiddleware once the request's transactions are over, so the refusal that
+        # rolls a transaction back does not take its own record with it.
+        django_request.pending_audit = [*getattr(django_request, "pending_audit", ()), event]
+    else:
+        event.save()
     if django_request is not None:
         django_request.audit_events = getattr(django_request, "audit_events", 0) + 1
     return event
+
+
+def flush_pending(request) -> None:
+    """Write the events `record()` held back while a transaction was open (see SURVIVE_ROLLBACK)."""
+    for event in getattr(request, "pending_audit", ()):
+        event.save()
+    request.pending_audit = []
 
 
 def _type_of(obj) -> str:

@@ -55,6 +55,9 @@ class AuditMiddleware:
         from tenants import audit
 
         with audit.bound(request):
-            response = self.get_response(request)
+            try:
+                response = self.get_response(request)
+            finally:
+                audit.flush_pending(request)
             audit.record_unaudited_write(request, response)
         return response
