@@ -14,6 +14,7 @@ from django.views.generic import ListView, TemplateView
 from core.paginators import CappedCountPaginator
 from tenants import rbac
 from tenants.choices import AuditAction, OAuthDeviceStatus
+from tenants.control_api.filtersets import AuditEventFilterSet
 from tenants.forms import NO_SUCH_DEVICE, DeviceVerificationForm, device_refusal
 from tenants.models import AuditEvent, DeviceError, OAuthDevice
 
@@ -136,8 +137,6 @@ class AuditEventListView(TenantViewMixin, ListView):
         return rbac.can(self.request.user, "read", "audit_event", organization=self.request.tenant.organization)
 
     def get_queryset(self):
-        from tenants.control_api.filtersets import AuditEventFilterSet
-
         events = AuditEvent.objects.restrict(self.request.user, "read")
         if self.org_wide():
             events = events.filter(organization_id=self.request.tenant.organization_id)
