@@ -6,8 +6,9 @@ through the restricted queryset of its model, so a reference to another tenant's
 
 import uuid
 
-from core.api.exceptions import EntityNotFound
+from core.api.exceptions import EntityNotFound, IllegalOperationError
 from core.api.validation import parse_uuid
+from core.signals import access_denied
 from mlmeta.models import (
     Artifact,
     ArtifactVersion,
@@ -43,19 +44,29 @@ LABELS = {
 }
 
 
-def find_resource(tenant, user, resource_type: str, resource_id: uuid.UUID, action: str = "read"):
-    """The row `resource_id` of `resource_type` in `tenant` that `user` may act on, or a 404.
+def find_resource(tenant, user, resource_type: str, resource_id: uuid.UUID, action: str = "read", request=None):
+    """The row `resource_id` of `resource_type` in `tenant` that `user` may act on: a 404 when
+    they cannot see it, a 403 (audited with `request`) when they see it but may not `action` it.
 
     Types MLMeta stores no rows for (run templates, deployments, wait conditions) never resolve.
     """
     model = MODELS.get(resource_type)
     found = None
+    label = LABELS.get(resource_type, resource_type.replace("_", " "))
     if model is not None:
         found = model.objects.restrict(user, action).filter(tenant=tenant, pk=resource_id).first()
+        if found is None and action != "read":
+            _refuse_if_readable(model, tenant, user, resource_id, action, label, request)
     if found is None:
-        label = LABELS.get(resource_type, resource_type.replace("_", " "))
         raise EntityNotFound(f"Unable to get {label} with ID '{resource_id}': No {label} with this ID found")
     return found
+
+
+def _refuse_if_readable(model, tenant, user, resource_id, action, label, request) -> None:
+    if model.objects.restrict(user).filter(tenant=tenant, pk=resource_id).exists():
+        if request is not None:
+            access_denied.send(sender=model, request=request, action=action, resource_id=resource_id)
+        raise IllegalOperationError(f"Insufficient permissions to {action} this {label}.")
 
 
 def find_project(tenant, user, project_id, field: str = "project"):

@@ -1,10 +1,11 @@
 from django.db.models import Q
 from rest_framework.response import Response
 
-from core.api.exceptions import ZenError
+from core.api.exceptions import IllegalOperationError, ZenError
 from core.api.filters import _to_bool
 from core.api.validation import invalid
 from core.api.views import ZenViewSet, hydrate_param
+from core.signals import access_denied
 from secrets_app.api.envelopes import SecretEnvelope
 from secrets_app.api.filtersets import SecretFilterSet
 from secrets_app.atomic import atomic_write
@@ -74,7 +75,7 @@ class SecretViewSet(ZenViewSet):
     def create(self, request, *args, **kwargs):
         data = self.validated(request.data, self.create_schema)
         values = {key: value for key, value in (data.get("values") or {}).items() if value is not None}
-        secret = self.save_or_conflict(lambda: self.perform_create(data, values), data)
+        secret = self.save_or_conflict(lambda: self.created(self.perform_create(data, values)), data)
         self.changed("create", secret)
         rendered = self.render(secret)
         rendered["body"]["values"] = values
@@ -91,6 +92,17 @@ class SecretViewSet(ZenViewSet):
         )
         secret.write_values(values)
         return secret
+
+    def update(self, request, *args, **kwargs):
+        """Only the owner makes a secret private or public (others could hide it from everyone);
+        checked before the update's transaction, so the refusal stays audited."""
+        private = request.data.get("private") if isinstance(request.data, dict) else None
+        if private is not None:
+            secret = self.get_object()
+            if private != secret.private and secret.user_id != request.user.pk:
+                access_denied.send(sender=Secret, request=request, action="update", resource_id=secret.pk)
+                raise IllegalOperationError("Only the owner of a secret can make it private or public.")
+        return super().update(request, *args, **kwargs)
 
     def perform_update(self, secret, data):
         """`?patch_values=true` merges values (what the zenml client sends); without it they are replaced."""

@@ -157,13 +157,14 @@ class AWSConnector(ConnectorType):
         return aws_client(service, self.config["region"], self.config.get("endpoint_url"), **credentials)
 
     def configured_keys(self) -> dict:
-        keys = {
-            "aws_access_key_id": self.config["aws_access_key_id"],
-            "aws_secret_access_key": self.config["aws_secret_access_key"],
-        }
+        """The stored keys; a connector saved without them (e.g. through the admin) is a 422, not a 500."""
+        names = ["aws_access_key_id", "aws_secret_access_key"]
         if self.method.auth_method == "sts-token":
-            keys["aws_session_token"] = self.config["aws_session_token"]
-        return keys
+            names.append("aws_session_token")
+        missing = [name for name in names if not self.config.get(name)]
+        if missing:
+            raise ConnectorConfigError(f"The connector's configuration has no {', '.join(missing)}.")
+        return {name: self.config[name] for name in names}
 
     def session_credentials(self) -> dict:
         """boto3 credentials: the configured keys, or (temporary methods) STS credentials

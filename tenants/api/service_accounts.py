@@ -34,6 +34,18 @@ def _by_name_or_id(queryset, raw, name_field, label):
     return found
 
 
+def _object(view, queryset, name_field):
+    """The row the path names: 404 when the caller cannot see it, 403 (audited) when they see it
+    but may not do what the request asks."""
+    raw = str(view.kwargs[view.lookup_url_kwarg])
+    if queryset is not None or view.action_name() == "read":
+        return _by_name_or_id(queryset if queryset is not None else view.get_queryset(), raw, name_field, view.label)
+    found = _by_name_or_id(view.readable(), raw, name_field, view.label)
+    if not view.get_queryset().filter(pk=found.pk).exists():
+        view.deny(view.action_name(), resource_id=found.pk)
+    return found
+
+
 class ServiceAccountViewSet(ZenViewSet):
     model = User
     envelope_class = ServiceAccountEnvelope
@@ -48,8 +60,7 @@ class ServiceAccountViewSet(ZenViewSet):
         return service_accounts(self.request, self.action_name())
 
     def get_object(self, queryset=None):
-        queryset = queryset if queryset is not None else self.get_queryset()
-        return _by_name_or_id(queryset, str(self.kwargs[self.lookup_url_kwarg]), "username", self.label)
+        return _object(self, queryset, "username")
 
     def perform_create(self, data):
         account = User(
@@ -114,8 +125,7 @@ class APIKeyViewSet(ZenViewSet):
         return APIKey.objects.restrict(self.request.user, action).filter(service_account=self.service_account())
 
     def get_object(self, queryset=None):
-        queryset = queryset if queryset is not None else self.get_queryset()
-        return _by_name_or_id(queryset, str(self.kwargs[self.lookup_url_kwarg]), "name", self.label)
+        return _object(self, queryset, "name")
 
     def create(self, request, *args, **kwargs):
         data = self.validated(request.data, self.create_schema)

@@ -14,17 +14,14 @@ from functools import cache
 from urllib.parse import quote
 
 import pytest
-from django.apps import apps
-from django.db import connection
 from rest_framework.test import APIClient
 
 from core.api.routes import api_routes
 from core.api.validation import SCHEMA_FILE
 from tenants import access
-from tenants.models import APIKey, OAuthDevice
-from tests.api_helpers import bearer_client
+from tests.api_world import build_world, fill, fingerprint, is_zenml_error
 from tests.conftest import make_tenant
-from tests.factories import make_account, populate
+from tests.factories import make_account
 
 GARBAGE_PARAMS = (
     "page=0",
@@ -71,93 +68,7 @@ def world(db):
     tenant = make_tenant("alpha", is_default=True)
     admin = make_account("alice")
     access.add_member(tenant, admin, "tenant-admin")
-    world = populate(tenant, admin)
-    robot = make_account("robot", is_service_account=True)
-    access.add_member(tenant, robot)
-    key, _ = APIKey.issue(organization=tenant.organization, created_by=admin, service_account=robot, name="default")
-    device = OAuthDevice.objects.create(
-        tenant=tenant, user=admin, client_id=uuid.uuid4(), device_code_hash="d", user_code_hash="u", status="verified"
-    )
-    world.ids_by_segment = {
-        segment: str(world[model].pk)
-        for segment, model in (
-            ("runs", "PipelineRun"),
-            ("steps", "StepRun"),
-            ("pipelines", "Pipeline"),
-            ("pipeline_snapshots", "PipelineSnapshot"),
-            ("pipeline_builds", "PipelineBuild"),
-            ("schedules", "Schedule"),
-            ("code_repositories", "CodeRepository"),
-            ("artifacts", "Artifact"),
-            ("artifact_versions", "ArtifactVersion"),
-            ("logs", "Logs"),
-            ("models", "Model"),
-            ("model_versions", "ModelVersion"),
-            ("tags", "Tag"),
-            ("stacks", "Stack"),
-            ("components", "StackComponent"),
-            ("flavors", "Flavor"),
-            ("projects", "Project"),
-            ("secrets", "Secret"),
-        )
-        for model in [next(m for m in world.rows if m.__name__ == model)]
-    }
-    world.ids_by_segment |= {
-        "users": str(admin.pk),
-        "service_accounts": str(robot.pk),
-        "api_keys": str(key.pk),
-        "devices": str(device.pk),
-    }
-    world.api = bearer_client(admin, tenant)
-    return world
-
-
-def fill(route, ids: dict, bad: tuple[int, str] | None = None) -> str:
-    """The route's path with real ids (by the segment before each parameter); `bad` puts a
-    garbage value at one parameter position instead."""
-    parts, position = route.path.split("/"), 0
-    for index, part in enumerate(parts):
-        if part.startswith("{"):
-            if bad is not None and bad[0] == position:
-                parts[index] = bad[1]
-            else:
-                parts[index] = ids.get(parts[index - 1], str(uuid.uuid4()))
-            position += 1
-    return "/".join(parts)
-
-
-def fingerprint() -> tuple:
-    """Row count and latest `updated` of every table, in one query: unchanged means nothing written."""
-    selects = []
-    for model in apps.get_models(include_auto_created=True):
-        if model._meta.managed and not model._meta.proxy:
-            table = connection.ops.quote_name(model._meta.db_table)
-            has_updated = any(f.column == "updated" for f in model._meta.concrete_fields)
-            # Table names come from the models, quoted; no input reaches this SQL.
-            latest = f"(SELECT MAX(updated) FROM {table})" if has_updated else "NULL"  # noqa: S608
-            selects.append(f"(SELECT COUNT(*) FROM {table}), {latest}")  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(selects))
-        return cursor.fetchone()
-
-
-def is_zenml_error(response) -> bool:
-    """ZenML's error bodies (wire.md 7): `{"detail": [class, message]}`, `{"detail": "..."}`, the
-    bare `[class, message]` of 422s, or an OAuth error."""
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    if isinstance(body, list):
-        return len(body) == 2 and all(isinstance(item, str) for item in body)
-    if not isinstance(body, dict):
-        return False
-    if "error" in body:
-        return isinstance(body["error"], str)
-    detail = body.get("detail")
-    return isinstance(detail, str) or (
-        isinstance(detail, list) and len(detail) == 2 and all(isinstance(item, str) for item in detail)
-    )
+    return build_world(tenant, admin)
 
 
 class Probe:

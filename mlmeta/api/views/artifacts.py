@@ -18,6 +18,7 @@ from mlmeta.api.filtersets.artifacts import UNUSED, ArtifactFilterSet, ArtifactV
 from mlmeta.api.views.scoped import ProjectScopedViewSet, bool_param
 from mlmeta.choices import MetadataResourceType, TaggableResourceType
 from mlmeta.models import Artifact, ArtifactVersion, ArtifactVisualization, RunMetadata, StackComponent
+from tenants import rbac
 
 DOWNLOAD_SALT = "mlmeta.artifact-download"
 METADATA_TYPES = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "list"), (dict, "dict"))
@@ -89,7 +90,7 @@ class ArtifactVersionViewSet(ProjectScopedViewSet):
             raise invalid("body", "Input should be a valid list", request.data)
         for position, item in enumerate(request.data):
             validate_body(item, self.create_schema, f"POST {request.path} item {position}")
-        versions = self.save_or_conflict(lambda: [self.create_version(item) for item in request.data], {})
+        versions = self.save_or_conflict(lambda: [self.created(self.create_version(item)) for item in request.data], {})
         envelope = self.envelope(True)
         queryset = ArtifactVersionEnvelope.prefetch(
             ArtifactVersion.objects.filter(pk__in=[v.pk for v in versions]), True
@@ -182,9 +183,12 @@ class ArtifactVersionViewSet(ProjectScopedViewSet):
         `only_versions`) the artifacts left without versions."""
         unused = self.get_queryset().filter(UNUSED)
         artifacts = references.restricted(request, Artifact, "delete")
+        project = None
         if request.query_params.get("project_name_or_id"):
             project = references.resolve_project(request, request.query_params["project_name_or_id"])
             unused, artifacts = unused.filter(project=project), artifacts.filter(project=project)
+        if not rbac.can(request.user, "prune", "artifact_version", tenant=request.tenant, project=project):
+            self.deny("prune")
         with transaction.atomic():
             ids = list(unused.values_list("pk", flat=True))
             forget_versions(ids)

@@ -31,7 +31,9 @@ def run_metadata(request):
     if untyped:
         raise invalid("types", f"No type given for the metadata keys {', '.join(untyped)}", types)
     targets = [
-        find_resource(request.tenant, request.user, item["type"], parse_uuid(item["id"], "resources.id"), "update")
+        find_resource(
+            request.tenant, request.user, item["type"], parse_uuid(item["id"], "resources.id"), "update", request
+        )
         for item in data["resources"]
     ]
     rows = [

@@ -183,7 +183,7 @@ class LinkViewSet(ZenViewSet):
     def create(self, request, *args, **kwargs):
         data = self.validated(request.data, self.create_schema)
         version_id = parse_uuid(data["model_version"], "model_version")
-        version = find_resource(request.tenant, request.user, "model_version", version_id, "update")
+        version = find_resource(request.tenant, request.user, "model_version", version_id, "update", request)
         target_id = parse_uuid(data[self.target_field], self.target_field)
         target = find_resource(request.tenant, request.user, self.target_field, target_id)
         link, _ = self.model.objects.get_or_create(model_version=version, **{self.target_field: target})
@@ -209,9 +209,9 @@ class ModelVersionPipelineRunViewSet(LinkViewSet):
 
 
 def _version(request, model_version_id) -> ModelVersion:
-    return find_resource(
-        request.tenant, request.user, "model_version", parse_uuid(model_version_id, "model_version_id", "path")
-    )
+    """The model version whose links are being removed: changing them is updating the version."""
+    pk = parse_uuid(model_version_id, "model_version_id", "path")
+    return find_resource(request.tenant, request.user, "model_version", pk, "update", request)
 
 
 @api_view(["DELETE"])

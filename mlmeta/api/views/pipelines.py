@@ -46,6 +46,7 @@ from mlmeta.models import (
     Stack,
     StackComponent,
 )
+from tenants import rbac
 
 CODE_SALT = "mlmeta.snapshot-code-download"
 PRUNE_BATCH = 1000
@@ -287,6 +288,8 @@ class SnapshotViewSet(ProjectScopedViewSet):
         free the snapshot it was derived from, so deletion repeats until nothing is left."""
         data = self.validated(request.data, "PipelineSnapshotPruneRequest")
         project = references.resolve_project(request, parse_uuid(data["project"], "project"))
+        if not rbac.can(request.user, "prune", "pipeline_snapshot", tenant=request.tenant, project=project):
+            self.deny("prune")
         older_than = ScheduleViewSet.time(data, "older_than")
         if not data.get("apply"):
             return Response({"snapshot_count": self.prunable(project, older_than).count(), "task_id": None})

@@ -75,12 +75,13 @@ class RunViewSet(ProjectScopedViewSet):
             placeholder = runs.filter(status=ExecutionStatus.INITIALIZING, orchestrator_run_id__isnull=True)
             placeholder = placeholder.order_by("created").first()
             if placeholder is not None:
+                self.authorize("update", placeholder)
                 placeholder.replace_placeholder(
                     orchestrator_run_id, data["status"], data.get("orchestrator_environment")
                 )
                 self.link_extras(placeholder, data)
                 return placeholder, True
-        return self.create_run(project, snapshot, data), True
+        return self.created(self.create_run(project, snapshot, data)), True
 
     def create_run(self, project, snapshot, data) -> PipelineRun:
         parent = self.ref(PipelineRun, data.get("parent_run_id"), "parent_run_id", "pipeline run", project)

@@ -55,8 +55,11 @@ class FlavorViewSet(ZenViewSet):
 
     @action(detail=False, methods=["patch"])
     def sync(self, request):
-        if not rbac.is_tenant_admin(request.user, request.tenant):
-            raise IllegalOperationError("Only the tenant's admins may sync its flavors.")
+        """Refresh the built-in flavors, adding, changing and deleting them: whoever may do all
+        three to the tenant's flavors (its admins and stack admins)."""
+        for needed in ("create", "update", "delete"):
+            if not rbac.can(request.user, needed, "flavor", tenant=request.tenant):
+                self.deny(needed)
         seeding.sync_flavors(request.tenant)
         return Response(None)
 

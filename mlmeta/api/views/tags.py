@@ -8,6 +8,7 @@ from core.api.exceptions import EntityNotFound, ZenError
 from core.api.validation import invalid, parse_uuid, validate_body
 from core.api.views import ZenViewSet
 from mlmeta import tagging
+from mlmeta.api import references
 from mlmeta.api.envelopes.common import TagEnvelope, TagResourceEnvelope
 from mlmeta.api.filtersets.tags import TagFilterSet
 from mlmeta.choices import ColorVariant
@@ -61,16 +62,12 @@ class TagViewSet(ZenViewSet):
 def _links(request, items: list) -> list[tuple[Tag, str, object]]:
     """Validated (tag, resource type, resource id) triples of tag_resources bodies, all resolved."""
     location = f"{request.method} {request.path}"
-    tags = Tag.objects.restrict(request.user, "update").filter(tenant=request.tenant)
     resolved = []
     for item in items:
         validate_body(item, "TagResourceRequest", location)
-        tag_id = parse_uuid(item["tag_id"], "tag_id")
-        tag = tags.filter(pk=tag_id).first()
-        if tag is None:
-            raise EntityNotFound(f"Unable to get tag with ID '{tag_id}': No tag with this ID found")
+        tag = references.resolve(request, Tag, item["tag_id"], "tag_id", "tag", "update")
         resource_id = parse_uuid(item["resource_id"], "resource_id")
-        find_resource(request.tenant, request.user, item["resource_type"], resource_id, "update")
+        find_resource(request.tenant, request.user, item["resource_type"], resource_id, "update", request)
         resolved.append((tag, item["resource_type"], resource_id))
     return resolved
 
