@@ -22,6 +22,13 @@ class RestrictedQuerySet(models.QuerySet):
 
         return rbac.check(user, action, obj, resource_type)
 
+    def readable_ids(self, user, ids, tenant=None) -> set:
+        """Which of `ids` `user` may read (tenants.rbac.allowed_ids): how envelopes decide which
+        nested rows to show as `permission_denied`."""
+        from tenants import rbac
+
+        return rbac.allowed_ids(user, "read", self.model, ids, tenant=tenant)
+
 
 class TenantQuerySet(RestrictedQuerySet):
     tenant_lookup = "id"

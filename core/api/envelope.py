@@ -1,11 +1,61 @@
 """The response envelope every entity travels in (wire.md section 5):
 `{"body", "metadata", "resources", "id", "permission_denied", "name"}`."""
 
+from collections import defaultdict
+from functools import reduce
+
 from core.api.timestamps import ts
 
 
 def id_or_none(value) -> str | None:
     return None if value is None else str(value)
+
+
+def denied(obj, name_attr: str | None = "name") -> dict:
+    """A related row the caller may not read, as ZenML renders it: id and name, no contents."""
+    data = {"body": None, "metadata": None, "resources": None, "id": str(obj.pk), "permission_denied": True}
+    if name_attr:
+        data["name"] = getattr(obj, name_attr)
+    return data
+
+
+def related(obj, path: str):
+    """`obj.a.b` for the path "a.b"; None when a link on the way is empty."""
+    return reduce(lambda row, name: None if row is None else getattr(row, name), path.split("."), obj)
+
+
+class Visibility:
+    """Which related rows the caller may read: decided once per related model and page.
+
+    Core knows no roles: it asks the related model's manager (duck-typed) for
+    `readable_ids(user, ids, tenant=...)`, which tenants' restricted querysets answer in at most
+    one query. Rows of models without one, and renders without a request, are readable."""
+
+    def __init__(self, request):
+        self.user = getattr(request, "user", None)
+        self.tenant = getattr(request, "tenant", None)
+        self.decided: dict = defaultdict(dict)  # model -> {pk: readable}
+
+    def prime(self, rows) -> None:
+        """Decide about all of `rows` (related objects of a page) with one question per model."""
+        wanted = defaultdict(set)
+        for row in rows:
+            if row is not None and row.pk not in self.decided[type(row)]:
+                wanted[type(row)].add(row.pk)
+        for model, ids in wanted.items():
+            readable = self.readable_ids(model, ids)
+            self.decided[model].update({pk: pk in readable for pk in ids})
+
+    def readable_ids(self, model, ids) -> set:
+        decide = getattr(model._default_manager, "readable_ids", None)
+        if decide is None or self.user is None:
+            return set(ids)
+        return set(decide(self.user, ids, tenant=self.tenant))
+
+    def may_read(self, row) -> bool:
+        if row.pk not in self.decided[type(row)]:
+            self.prime([row])
+        return self.decided[type(row)][row.pk]
 
 
 class Envelope:
@@ -19,12 +69,23 @@ class Envelope:
     name_attr: str | None = "name"
     resources_always = False
     resources_empty: dict | None = None  # what non-hydrated `resources` is when not always filled
+    related_paths: tuple[str, ...] = ()  # related rows rendered nested, checked for the caller
 
     def __init__(self, request=None, hydrate: bool = False):
         self.request = request
         self.hydrate = hydrate
+        self.visibility = Visibility(request) if request is not None else None
+
+    def prime(self, objects) -> None:
+        """Decide which of the page's related rows (`related_paths`) the caller may read."""
+        if self.visibility is not None and self.related_paths:
+            self.visibility.prime(related(obj, path) for obj in objects for path in self.related_paths)
+
+    def visible(self, row) -> bool:
+        return row is not None and (self.visibility is None or self.visibility.may_read(row))
 
     def render(self, obj) -> dict:
+        self.prime([obj])
         data = {
             "body": self.body(obj),
             "metadata": self.metadata(obj) if self.hydrate else None,
@@ -37,6 +98,8 @@ class Envelope:
         return data
 
     def render_many(self, objects) -> list[dict]:
+        objects = list(objects)
+        self.prime(objects)
         return [self.render(obj) for obj in objects]
 
     def body(self, obj) -> dict:

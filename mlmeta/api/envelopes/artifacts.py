@@ -66,6 +66,7 @@ def producers(version_ids) -> dict:
 
 class ArtifactVersionEnvelope(PageEnvelope):
     name_attr = None
+    related_paths = ("artifact",)
 
     def load(self, versions):
         ids = [v.pk for v in versions]
@@ -76,7 +77,7 @@ class ArtifactVersionEnvelope(PageEnvelope):
     def body(self, version) -> dict:
         return {
             **super().body(version),
-            "artifact": nested(ArtifactEnvelope, version.artifact),
+            "artifact": nested(ArtifactEnvelope, version.artifact, self),
             "version": version.version,
             "uri": version.uri,
             "type": version.type,

@@ -2,7 +2,7 @@
 
 from django.db.models import OuterRef, Subquery
 
-from core.api.envelope import Envelope, OwnedEnvelope, id_or_none
+from core.api.envelope import Envelope, OwnedEnvelope, denied, id_or_none
 from core.api.timestamps import ts
 from mlmeta.api.envelopes.common import PageLoaderMixin, run_metadata_by_resource, tags_by_resource
 from mlmeta.models import ModelVersion
@@ -42,6 +42,7 @@ class ModelEnvelope(PageLoaderMixin, OwnedEnvelope):
 
 
 class ModelVersionEnvelope(PageLoaderMixin, OwnedEnvelope):
+    related_paths = ("model",)
     loaders = {"tags": (tags_by_resource, "model_version"), "run_metadata": (run_metadata_by_resource, "model_version")}
 
     def body(self, version) -> dict:
@@ -49,7 +50,9 @@ class ModelVersionEnvelope(PageLoaderMixin, OwnedEnvelope):
             **super().body(version),
             "stage": version.stage,
             "number": version.number,
-            "model": ModelEnvelope(self.request).render(version.model),
+            "model": ModelEnvelope(self.request).render(version.model)
+            if self.visible(version.model)
+            else denied(version.model),
         }
 
     def metadata(self, version) -> dict:
@@ -133,12 +136,15 @@ def nested_run(run) -> dict:
 
 class ModelVersionArtifactEnvelope(Envelope):
     name_attr = None
+    related_paths = ("artifact_version",)
 
     def body(self, link) -> dict:
         return {
             **super().body(link),
             "model_version": str(link.model_version_id),
-            "artifact_version": nested_artifact_version(link.artifact_version),
+            "artifact_version": nested_artifact_version(link.artifact_version)
+            if self.visible(link.artifact_version)
+            else denied(link.artifact_version, None),
         }
 
     def resources(self, link) -> dict:
@@ -151,12 +157,15 @@ class ModelVersionArtifactEnvelope(Envelope):
 
 class ModelVersionPipelineRunEnvelope(Envelope):
     name_attr = None
+    related_paths = ("pipeline_run",)
 
     def body(self, link) -> dict:
         return {
             **super().body(link),
             "model_version": str(link.model_version_id),
-            "pipeline_run": nested_run(link.pipeline_run),
+            "pipeline_run": nested_run(link.pipeline_run)
+            if self.visible(link.pipeline_run)
+            else denied(link.pipeline_run),
         }
 
     def resources(self, link) -> dict:

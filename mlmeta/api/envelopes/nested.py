@@ -1,12 +1,15 @@
 """Entities nested in other entities' `resources`, and envelopes that load page-wide data once."""
 
-from core.api.envelope import OwnedEnvelope
+from core.api.envelope import OwnedEnvelope, denied
 
 
-def nested(envelope_class, obj) -> dict | None:
-    """The shape ZenML nests related entities in: body only, `metadata` and `resources` null."""
+def nested(envelope_class, obj, within=None) -> dict | None:
+    """The shape ZenML nests related entities in: body only, `metadata` and `resources` null.
+    Rendered `within` an envelope of a request, a row the caller may not read is `denied`."""
     if obj is None:
         return None
+    if within is not None and not within.visible(obj):
+        return denied(obj, envelope_class.name_attr)
     envelope = envelope_class()
     data = {
         "body": envelope.body(obj),

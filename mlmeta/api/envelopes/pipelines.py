@@ -94,12 +94,13 @@ class CodeReferenceEnvelope(Envelope):
 
 class PipelineBuildEnvelope(OwnedEnvelope):
     name_attr = None
+    related_paths = ("pipeline", "stack")
     resources_always = True
 
     def metadata(self, build) -> dict:
         return {
-            "pipeline": nested(PipelineEnvelope, build.pipeline),
-            "stack": nested(StackEnvelope, build.stack),
+            "pipeline": nested(PipelineEnvelope, build.pipeline, self),
+            "stack": nested(StackEnvelope, build.stack, self),
             "images": build.images,
             "zenml_version": build.zenml_version,
             "python_version": build.python_version,
@@ -156,6 +157,8 @@ class ScheduleEnvelope(PageEnvelope):
 class SnapshotEnvelope(PageEnvelope):
     """`step_names`, when given, limits the step configurations shown (`step_configuration_filter`)."""
 
+    related_paths = ("pipeline", "stack", "build", "schedule", "code_reference")
+
     def __init__(self, request=None, hydrate=False, step_names=None, include_config_schema=True):
         super().__init__(request, hydrate)
         self.step_names = step_names
@@ -200,11 +203,11 @@ class SnapshotEnvelope(PageEnvelope):
     def resources(self, snapshot) -> dict:
         return {
             "user": nested_user(snapshot.user),
-            "pipeline": nested(PipelineEnvelope, snapshot.pipeline),
-            "stack": nested(StackEnvelope, snapshot.stack),
-            "build": nested(PipelineBuildEnvelope, snapshot.build),
-            "schedule": nested(ScheduleEnvelope, snapshot.schedule),
-            "code_reference": nested(CodeReferenceEnvelope, snapshot.code_reference),
+            "pipeline": nested(PipelineEnvelope, snapshot.pipeline, self),
+            "stack": nested(StackEnvelope, snapshot.stack, self),
+            "build": nested(PipelineBuildEnvelope, snapshot.build, self),
+            "schedule": nested(ScheduleEnvelope, snapshot.schedule, self),
+            "code_reference": nested(CodeReferenceEnvelope, snapshot.code_reference, self),
             "deployment": None,
             "tags": [TagEnvelope(self.request).render(tag) for tag in self.tags.get(snapshot.pk, [])],
             "latest_run_id": id_or_none(getattr(snapshot, "latest_run_id", None)),

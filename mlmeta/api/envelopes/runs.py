@@ -59,6 +59,19 @@ class LogsEnvelope(OwnedEnvelope):
 
 
 class RunEnvelope(PageEnvelope):
+    related_paths = (
+        "snapshot",
+        "source_snapshot",
+        "stack",
+        "pipeline",
+        "build",
+        "schedule",
+        "snapshot.code_reference",
+        "model_version",
+        "original_run",
+        "parent_run",
+    )
+
     def __init__(self, request=None, hydrate=False, include_python_packages=False, include_full_metadata=False):
         super().__init__(request, hydrate)
         self.include_python_packages = include_python_packages
@@ -119,20 +132,20 @@ class RunEnvelope(PageEnvelope):
         snapshot = run.snapshot
         return {
             "user": nested_user(run.user),
-            "snapshot": nested(SnapshotEnvelope, snapshot),
-            "source_snapshot": nested(SnapshotEnvelope, run.source_snapshot),
-            "stack": nested(StackEnvelope, run.stack),
-            "pipeline": nested(PipelineEnvelope, run.pipeline),
-            "build": nested(PipelineBuildEnvelope, run.build),
-            "schedule": nested(ScheduleEnvelope, run.schedule),
-            "code_reference": nested(CodeReferenceEnvelope, snapshot.code_reference if snapshot else None),
-            "model_version": nested(ModelVersionEnvelope, run.model_version),
+            "snapshot": nested(SnapshotEnvelope, snapshot, self),
+            "source_snapshot": nested(SnapshotEnvelope, run.source_snapshot, self),
+            "stack": nested(StackEnvelope, run.stack, self),
+            "pipeline": nested(PipelineEnvelope, run.pipeline, self),
+            "build": nested(PipelineBuildEnvelope, run.build, self),
+            "schedule": nested(ScheduleEnvelope, run.schedule, self),
+            "code_reference": nested(CodeReferenceEnvelope, snapshot.code_reference if snapshot else None, self),
+            "model_version": nested(ModelVersionEnvelope, run.model_version, self),
             "tags": [TagEnvelope(self.request).render(tag) for tag in self.tags.get(run.pk, [])],
             "log_collection": [nested(LogsEnvelope, logs) for logs in run.log_collection.all()],
             "visualizations": [],
             "trigger": None,
-            "original_run": nested(RunEnvelope, run.original_run),
-            "parent_run": nested(RunEnvelope, run.parent_run),
+            "original_run": nested(RunEnvelope, run.original_run, self),
+            "parent_run": nested(RunEnvelope, run.parent_run, self),
             "active_wait_condition": None,
             "outputs": {},
         }
@@ -178,6 +191,15 @@ def step_configuration(step, snapshot_steps: dict) -> tuple[dict, dict]:
 
 
 class StepEnvelope(PageEnvelope):
+    related_paths = ("model_version",)
+
+    def prime(self, steps) -> None:
+        """The model version and the artifact versions the steps read and wrote."""
+        super().prime(steps)
+        if self.visibility is not None:
+            links = (link for step in steps for link in (*step.input_links.all(), *step.output_links.all()))
+            self.visibility.prime(link.artifact_version for link in links)
+
     def load(self, steps):
         self.run_metadata, self.snapshot_of, self.snapshot_steps = {}, {}, {}
         if not self.hydrate:
@@ -228,9 +250,9 @@ class StepEnvelope(PageEnvelope):
         return {
             "user": nested_user(step.user),
             "log_collection": [nested(LogsEnvelope, logs) for logs in step.logs.all()],
-            "model_version": nested(ModelVersionEnvelope, step.model_version),
-            "inputs": step_inputs(step),
-            "outputs": step_outputs(step),
+            "model_version": nested(ModelVersionEnvelope, step.model_version, self),
+            "inputs": step_inputs(step, self),
+            "outputs": step_outputs(step, self),
             "resource_request": None,
         }
 
@@ -247,18 +269,18 @@ class StepEnvelope(PageEnvelope):
         return queryset
 
 
-def step_inputs(step) -> dict:
+def step_inputs(step, within=None) -> dict:
     """{input name: [artifact version + how it was consumed]} (ZenML's StepRunInputResponse)."""
     inputs = defaultdict(list)
     for link in step.input_links.all():
-        item = nested(ArtifactVersionEnvelope, link.artifact_version)
+        item = nested(ArtifactVersionEnvelope, link.artifact_version, within)
         item.update(input_type=link.type, index=len(inputs[link.name]), chunk_index=None, chunk_size=None)
         inputs[link.name].append(item)
     return dict(inputs)
 
 
-def step_outputs(step) -> dict:
+def step_outputs(step, within=None) -> dict:
     outputs = defaultdict(list)
     for link in step.output_links.all():
-        outputs[link.name].append(nested(ArtifactVersionEnvelope, link.artifact_version))
+        outputs[link.name].append(nested(ArtifactVersionEnvelope, link.artifact_version, within))
     return dict(outputs)
