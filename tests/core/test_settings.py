@@ -7,14 +7,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "k1:" + base64.urlsafe_b64encode(b"x" * 32).decode()
+RSA_PEM = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    .decode()
+)
 PRODUCTION = {
     "MLMETA_ENV": "production",
     "SECRET_KEY": "s" * 50,
     "MLMETA_JWT_SECRET_KEY": "j" * 50,
     "MLMETA_SECRETS_KEYS": KEY,
+    "MLMETA_OIDC_RSA_PRIVATE_KEY": RSA_PEM,
     "DATABASE_URL": "postgres://mlmeta@db.internal:5432/mlmeta",
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "mlmeta.example.com",
@@ -51,7 +59,15 @@ def test_production_starts_with_every_variable_set(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "MLMETA_JWT_SECRET_KEY", "MLMETA_SECRETS_KEYS", "DATABASE_URL", "ALLOWED_HOSTS"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "MLMETA_JWT_SECRET_KEY",
+        "MLMETA_SECRETS_KEYS",
+        "MLMETA_OIDC_RSA_PRIVATE_KEY",
+        "DATABASE_URL",
+        "ALLOWED_HOSTS",
+    ],
 )
 def test_production_refuses_to_start_without(tmp_path, missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
