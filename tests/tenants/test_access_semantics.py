@@ -253,3 +253,20 @@ def test_pruning_needs_the_prune_permission(world):
 def test_stack_admins_sync_flavors_viewers_do_not(world):
     assert client(world, "sam", "stack-admin").patch("/api/v1/flavors/sync").status_code == 200
     assert client(world, "bob", "tenant-viewer").patch("/api/v1/flavors/sync").status_code == 403
+
+
+# --- rbac.allowed_ids with the rows' tenant -------------------------------------------------
+def test_allowed_ids_answers_tenant_wide_readers_without_a_query(world, django_assert_num_queries):
+    from tenants import rbac
+
+    bob = member("bob", world.tenant, "tenant-viewer")
+    ids = {world[Stack].pk, world[PipelineRun].pk}
+    rbac.grants(bob)
+    with django_assert_num_queries(0):
+        assert rbac.allowed_ids(bob, "read", Stack, [world[Stack].pk], tenant=world.tenant) == {world[Stack].pk}
+    pat = member("pat", world.tenant, "project-viewer", project=world[Project])
+    rbac.grants(pat)
+    with django_assert_num_queries(1):
+        assert rbac.allowed_ids(pat, "read", PipelineRun, ids, tenant=world.tenant) == {world[PipelineRun].pk}
+    with django_assert_num_queries(1):  # stacks pat created would be his
+        assert rbac.allowed_ids(pat, "read", Stack, [world[Stack].pk], tenant=world.tenant) == set()
