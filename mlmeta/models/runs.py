@@ -215,6 +215,16 @@ class StepRun(ProjectOwnedModel):
         self.save(update_fields=["status", "end_time", "updated"])
         self.pipeline_run.refresh_status()
 
+    @property
+    def cache_expired(self) -> bool:
+        return self.cache_expires_at is not None and self.cache_expires_at <= timezone.now()
+
+    def expire_cache(self) -> None:
+        """Stop later runs from reusing this step (ZenML's cache expiry: `cache_expires_at` set to now;
+        the cache lookup skips expired entries). The step itself and its outputs stay."""
+        self.cache_expires_at = timezone.now()
+        self.save(update_fields=["cache_expires_at", "updated"])
+
     def beat(self) -> None:
         """A heartbeat from the process running the step."""
         self.latest_heartbeat = timezone.now()

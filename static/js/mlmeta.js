@@ -1,0 +1,12 @@
+// Small behaviours of the frame, without inline handlers (CSP-friendly).
+document.addEventListener("change", (event) => {
+  const el = event.target;
+  if (el.matches("select[data-autosubmit]")) el.form.submit();
+  if (el.matches("input[data-check-all]")) {
+    document.querySelectorAll(`input[name="${el.dataset.checkAll}"]`).forEach((box) => { box.checked = el.checked; });
+  }
+});
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});
