@@ -25,5 +25,6 @@ urlpatterns = [
     path("oauth/", include(oauth_urls)),
     path("", include("tenants.urls")),
     path("", include("secrets_app.urls")),
+    path("", include("mlmeta.dashboard.urls")),
     path("", include("mlmeta.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Dashboard pages of the artifact and model control planes and the run comparison."""

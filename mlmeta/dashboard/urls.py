@@ -1,0 +1,28 @@
+from django.urls import path
+
+from mlmeta.dashboard import artifacts, compare, models
+
+urlpatterns = [
+    path("artifacts/", artifacts.ArtifactListView.as_view(), name="artifact-list"),
+    path("artifacts/<uuid:pk>/", artifacts.ArtifactDetailView.as_view(), name="artifact-detail"),
+    path(
+        "artifact-versions/<uuid:pk>/",
+        artifacts.ArtifactVersionDetailView.as_view(),
+        name="artifact-version-detail",
+    ),
+    path(
+        "artifact-versions/<uuid:pk>/visualizations/<int:index>/",
+        artifacts.VisualizationFrameView.as_view(),
+        name="artifact-visualization",
+    ),
+    path(
+        "artifact-versions/<uuid:pk>/download/",
+        artifacts.ArtifactVersionDownloadView.as_view(),
+        name="artifact-version-download",
+    ),
+    path("models/", models.ModelListView.as_view(), name="model-list"),
+    path("models/<uuid:pk>/", models.ModelDetailView.as_view(), name="model-detail"),
+    path("model-versions/<uuid:pk>/", models.ModelVersionDetailView.as_view(), name="model-version-detail"),
+    path("model-versions/<uuid:pk>/promote/", models.ModelVersionPromoteView.as_view(), name="model-version-promote"),
+    path("runs/compare", compare.RunCompareView.as_view(), name="run-compare"),
+]
