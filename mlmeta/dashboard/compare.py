@@ -15,9 +15,9 @@ MAX_RUNS = 10
 
 
 def requested(params) -> list[str]:
-    """Run ids or names from `ids` (repeated, as checkboxes send them, or comma-separated)."""
+    """Run ids or names from `ids` (repeated or comma-separated) or `run` (the runs list's checkboxes)."""
     values = []
-    for raw in params.getlist("ids"):
+    for raw in params.getlist("ids") + params.getlist("run"):
         values += [part.strip() for part in raw.split(",") if part.strip()]
     return list(dict.fromkeys(values))
 

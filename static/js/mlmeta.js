@@ -7,6 +7,7 @@ document.addEventListener("change", (event) => {
   }
 });
 document.addEventListener("submit", (event) => {
-  const message = event.target.dataset.confirm;
+  const skip = event.submitter && event.submitter.hasAttribute("data-no-confirm"); // e.g. "Compare selected"
+  const message = skip ? null : event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
