@@ -47,6 +47,9 @@ class RunFilterForm(forms.Form):
         ],
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, label_suffix="", **kwargs)
+
     def clean_metadata(self):
         value = self.cleaned_data["metadata"].strip()
         if value and "=" not in value:

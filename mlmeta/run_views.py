@@ -216,11 +216,17 @@ class RunDetailView(RunObjectMixin, TemplateView):
             metadata=_metadata(MetadataResourceType.PIPELINE_RUN, run.pk),
             tags=_tags_of(TaggableResourceType.PIPELINE_RUN, [run.pk]).get(run.pk, []),
             components=list(run.stack.components.order_by("type", "name")) if run.stack else [],
-            logs=_log_lines(run.log_collection.select_related("artifact_store").order_by("created").first()),
+            logs=_log_lines(_run_logs(run)),
             may_stop=run.in_progress and rbac.check(user, "update", run),
             may_delete=rbac.check(user, "delete", run),
         )
         return context
+
+
+def _run_logs(run):
+    """The run's own log record (the orchestrator's), not its steps'."""
+    records = run.log_collection.filter(step_run__isnull=True).select_related("artifact_store")
+    return records.order_by("created").first()
 
 
 def _metadata(resource_type: str, pk) -> list:
@@ -257,8 +263,8 @@ def _dag(steps: list) -> dict:
             artifacts[version.pk] = {
                 "id": f"a-{version.pk}",
                 "kind": "artifact",
-                "label": f"{link.name}",
-                "title": f"{version.artifact.name} v{version.version}",
+                "label": version.artifact.name,
+                "title": f"{version.artifact.name} v{version.version} ({link.name})",
                 "status": "artifact",
                 "url": _url("artifact-version-detail", version.pk),
             }
