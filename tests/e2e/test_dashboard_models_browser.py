@@ -1,0 +1,147 @@
+"""Artifacts, models and run comparison in Debian's chromium (Playwright): log in, open an artifact
+version whose HTML visualization shows in a sandboxed iframe, compare two runs (Chart.js draws on
+its canvas), promote a model version (the stage badge changes). Screenshots land in test-output/.
+
+One MLMeta process (gunicorn, SQLite) for the module; the local artifact store is a temporary
+directory holding the visualization's file.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    ROOT,
+    Server,
+    free_port,
+    require,
+    server_env,
+    stop,
+    wait_healthy,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "test-output"
+
+SETUP = """
+import json
+from mlmeta.models import *
+from tenants.models import Project, Tenant, User
+tenant = Tenant.objects.get(is_default=True)
+admin = User.objects.get(username={admin!r})
+project = Project.objects.filter(tenant=tenant).first()
+owned = dict(project=project, user=admin)
+store = StackComponent.objects.create(tenant=tenant, user=admin, name="local-store", type="artifact_store",
+    flavor_name="local", configuration={{"path": {store!r}}})
+pipeline = Pipeline.objects.create(name="training_pipeline", **owned)
+runs = []
+for i, (lr, accuracy) in enumerate([(0.1, 0.81), (0.01, 0.93)], start=1):
+    snapshot = PipelineSnapshot.objects.create(pipeline=pipeline, run_name_template="run", name=f"s{{i}}",
+        pipeline_configuration={{"parameters": {{"epochs": 5}}}},
+        step_configurations={{"trainer": {{"config": {{"parameters": {{"lr": lr}}}}}}}}, **owned)
+    run = PipelineRun.objects.create(name=f"training_pipeline-run-{{i}}", pipeline=pipeline, snapshot=snapshot,
+        status="completed", **owned)
+    RunMetadata.objects.create(resource_type="pipeline_run", resource_id=run.pk, key="accuracy", value=accuracy,
+        type="float", project=project)
+    runs.append(str(run.pk))
+artifact = Artifact.objects.create(name="drift_report", **owned)
+version = ArtifactVersion.objects.create(artifact=artifact, uri={store!r} + "/drift", artifact_store=store, **owned)
+with open({store!r} + "/drift.html", "w") as f:
+    f.write("<h1>Data drift</h1><p>No drift detected.</p><script>parent.document.title='pwned'</script>")
+ArtifactVisualization.objects.create(artifact_version=version, type="html", uri={store!r} + "/drift.html")
+model = Model.objects.create(name="churn_model", license="Apache-2.0", **owned)
+model_version = ModelVersion.objects.create(model=model, **owned)
+ModelVersionArtifact.objects.create(model_version=model_version, artifact_version=version)
+print(json.dumps({{"runs": runs, "version": str(version.pk), "model_version": str(model_version.pk)}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """A running MLMeta with two comparable runs, an artifact with an HTML visualization and a model."""
+    require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
+    tmp = tmp_path_factory.mktemp("registry")
+    store = tmp / "artifacts" / "store"
+    store.mkdir(parents=True)
+    port = free_port()
+    server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
+    server.env = server_env(port, tmp / "var", f"sqlite:///{tmp / 'mlmeta.sqlite3'}")
+    server.env["MLMETA_LOCAL_ARTIFACT_ROOTS"] = str(tmp / "artifacts")
+    for command in (["migrate", "--noinput"], ["bootstrap"]):
+        server.manage(*command)
+    ids = json.loads(
+        server.manage("shell", "-c", SETUP.format(admin=ADMIN_USERNAME, store=str(store))).splitlines()[-1]
+    )
+    with server.log_path.open("ab") as log:
+        server.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+            cwd=ROOT,
+            env=server.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        wait_healthy(server, port)
+        yield server, ids
+    finally:
+        stop(server.process)
+
+
+def test_visualization_comparison_and_promotion(dashboard):
+    from playwright.sync_api import expect, sync_playwright
+
+    server, ids = dashboard
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{server.url}/login?next=/artifacts/")
+            page.fill("#id_username", ADMIN_USERNAME)
+            page.fill("#id_password", ADMIN_PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{server.url}/artifacts/")
+
+            # Artifact list -> artifact -> version: the HTML shows inside a sandboxed iframe only.
+            page.get_by_role("link", name="drift_report").click()
+            page.get_by_role("link", name="1", exact=True).click()
+            page.wait_for_url(f"**/artifact-versions/{ids['version']}/")
+            frame = page.locator("iframe[sandbox]")
+            expect(frame).to_have_count(1)
+            assert frame.get_attribute("sandbox") == ""
+            expect(page.frame_locator("iframe[sandbox]").locator("h1")).to_have_text("Data drift")
+            assert page.title() != "pwned"  # the artifact's script did not run
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-artifact-version.png"), full_page=True)
+
+            # Compare the two runs: the differing parameter is marked, Chart.js draws the metric.
+            page.goto(f"{server.url}/runs/compare?ids={','.join(ids['runs'])}")
+            expect(page.locator("tr.differs", has_text="trainer.lr")).to_have_count(1)
+            expect(page.locator("tr.differs", has_text="pipeline.epochs")).to_have_count(0)
+            canvas = page.locator("canvas#compare-chart")
+            expect(canvas).to_be_visible()
+            page.wait_for_function("() => window.Chart && Chart.getChart('compare-chart') !== undefined")
+            drawn = page.evaluate("() => Chart.getChart('compare-chart').data.datasets[0].data")
+            assert drawn == [0.81, 0.93]
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-run-compare.png"), full_page=True)
+
+            # Promote the model version to production: the badge changes.
+            page.goto(f"{server.url}/model-versions/{ids['model_version']}/")
+            badge = page.locator("#stage-badge")
+            expect(badge).to_have_text("no stage")
+            page.get_by_label("Stage", exact=True).select_option("production")
+            page.get_by_role("button", name="Promote").click()
+            page.wait_for_load_state()
+            expect(badge).to_have_text("production")
+            expect(page.locator(".message")).to_contain_text("is now production")
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-model-version.png"), full_page=True)
+            assert errors == [], errors
+        finally:
+            browser.close()
