@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlmeta.dashboard import artifacts, compare, models
+from mlmeta.dashboard import artifacts, compare, models, stacks
 
 urlpatterns = [
     path("artifacts/", artifacts.ArtifactListView.as_view(), name="artifact-list"),
@@ -24,5 +24,7 @@ urlpatterns = [
     path("models/<uuid:pk>/", models.ModelDetailView.as_view(), name="model-detail"),
     path("model-versions/<uuid:pk>/", models.ModelVersionDetailView.as_view(), name="model-version-detail"),
     path("model-versions/<uuid:pk>/promote/", models.ModelVersionPromoteView.as_view(), name="model-version-promote"),
+    path("stacks/", stacks.StackListView.as_view(), name="stack-list"),
+    path("stacks/<uuid:pk>/", stacks.StackDetailView.as_view(), name="stack-detail"),
     path("runs/compare", compare.RunCompareView.as_view(), name="run-compare"),
 ]

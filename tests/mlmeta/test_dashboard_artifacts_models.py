@@ -14,11 +14,14 @@ from mlmeta.models import (
     Artifact,
     ArtifactVersion,
     ArtifactVisualization,
+    Flavor,
     Model,
     ModelVersion,
     PipelineRun,
     PipelineSnapshot,
     RunMetadata,
+    Stack,
+    StackComponent,
     Tag,
     TagResource,
 )
@@ -332,3 +335,50 @@ def test_safe_markdown_keeps_tables_and_drops_scripts():
     html = visualizations.safe_markdown("| a | b |\n|---|---|\n| 1 | <script>x()</script> |")
     assert "<table>" in html and "<script>" not in html
     assert json.loads(visualizations.pretty_json('{"a": 1}')) == {"a": 1}
+
+
+# --- stacks and members -----------------------------------------------------------------------
+
+
+def test_stack_pages_show_components_and_a_read_only_schema_form(alice_client, world, django_assert_max_num_queries):
+    stack, orchestrator = world[Stack], world[StackComponent]
+    Flavor.objects.filter(tenant=world.tenant, type="orchestrator", name="local").update(
+        config_schema={
+            "properties": {
+                "synchronous": {"type": "boolean", "title": "Synchronous", "default": True},
+                "api_token": {"anyOf": [{"type": "string"}, {"type": "null"}], "sensitive": True},
+                "labels": {"type": "object", "description": f"Labels {XSS}"},
+            }
+        }
+    )
+    StackComponent.objects.filter(pk=orchestrator.pk).update(
+        configuration={"api_token": "hunter2-secret", "labels": {"team": XSS}, "extra": 3}
+    )
+    with django_assert_max_num_queries(12):
+        listing = alice_client.get("/stacks/")
+    with django_assert_max_num_queries(12):
+        page = alice_client.get(f"/stacks/{stack.pk}/")
+    assert listing.status_code == page.status_code == 200
+    assert stack.name in listing.content.decode() and orchestrator.name in listing.content.decode()
+    html = page.content.decode()
+    assert "<fieldset disabled>" in html and 'type="checkbox" checked> Synchronous' in html
+    assert "hunter2-secret" not in html and "••••••••" in html
+    assert XSS not in html and "Labels &lt;script&gt;" in html and 'value="3"' in html
+
+
+def test_members_page_lists_members_with_their_roles(alice_client, world, tenant_a, django_assert_max_num_queries):
+    make_user("bob", tenant_a, role="tenant-viewer")
+    with django_assert_max_num_queries(14):
+        response = alice_client.get("/members/")
+    assert response.status_code == 200
+    rows = {m.member.username: [r[0] for r in m.roles] for m in response.context["memberships"]}
+    assert set(rows) == {"alice", "bob"}
+    assert any("Viewer" in role for role in rows["bob"]), rows
+
+
+def test_stacks_and_members_of_other_tenants_stay_hidden(client, world, charlie):
+    client.force_login(charlie)
+    assert client.get(f"/t/beta/stacks/{world[Stack].pk}/").status_code == 404
+    assert world[Stack].name not in client.get("/t/beta/stacks/").content.decode()
+    members = client.get("/t/beta/members/")
+    assert "alice" not in members.content.decode() and "charlie" in members.content.decode()
