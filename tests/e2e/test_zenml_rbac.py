@@ -23,7 +23,15 @@ def roles_tenant(mlmeta_server) -> str:
     mlmeta_server.manage("create_tenant", "roles")
     for person, role in ((RITA, "tenant-admin"), (VERA, "tenant-viewer")):
         mlmeta_server.manage(
-            "create_user", person.username, "--password", "-", "--tenant", "roles", "--role", role, input=person.password
+            "create_user",
+            person.username,
+            "--password",
+            "-",
+            "--tenant",
+            "roles",
+            "--role",
+            role,
+            input=person.password,
         )
     return f"{mlmeta_server.url}/t/roles"
 
@@ -62,7 +70,10 @@ def test_viewer_sees_the_admins_run_and_its_steps(vera, admins_run):
 
 def test_viewer_cannot_tag_register_or_delete(mlmeta_server, vera, admins_run):
     tags_before = rows(mlmeta_server, "Tag", tenant__slug="roles")
-    for args in (("tag", "register", "-n", "vera-tag"), ("stack", "register", "vera-stack", "-o", "default", "-a", "default")):
+    for args in (
+        ("tag", "register", "-n", "vera-tag"),
+        ("stack", "register", "vera-stack", "-o", "default", "-a", "default"),
+    ):
         refused = vera.cli(*args)
         assert refused.returncode != 0 and REFUSED in refused.output, refused.describe()
     refused = vera.script(CLIENT_API, "tag-run", admins_run["id"], "vera-tag")
