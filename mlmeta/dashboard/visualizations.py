@@ -18,6 +18,8 @@ from mlmeta import artifact_files
 from mlmeta.choices import VisualizationType
 
 CSV_ROWS = 100
+# Markdown and JSON larger than this are not rendered into the page (the download has them).
+INLINE_MAX_CHARS = 2_000_000
 # Served with every raw visualization: no scripts, no network, no same-origin access.
 SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 IMAGE_SIGNATURES = {
@@ -47,6 +49,9 @@ def render(visualization, store, reader) -> dict:
     if "problem" in loaded:
         return loaded
     value = loaded["value"]
+    if visualization.type != VisualizationType.CSV and len(value) > INLINE_MAX_CHARS:
+        size = f"{len(value) / 1_000_000:.1f} MB"
+        return {"type": visualization.type, "problem": f"it is too large to show here ({size}); download it instead."}
     if visualization.type == VisualizationType.MARKDOWN:
         return {"type": "markdown", "markdown": safe_markdown(value)}
     if visualization.type == VisualizationType.CSV:

@@ -25,6 +25,7 @@ from mlmeta.models import (
     Tag,
     TagResource,
 )
+from tenants.models import AuditEvent
 from tests.conftest import make_user
 from tests.factories import populate
 
@@ -164,9 +165,17 @@ def test_missing_visualization_files_show_a_message(alice_client, world, store_d
     )
     page = version_page(alice_client, world)
     assert page.status_code == 200
-    assert "could not be read from the artifact store" in page.content.decode()
+    assert "This visualization cannot be shown:" in page.content.decode()
+    assert "No file or directory at" in page.content.decode()
     assert alice_client.get(f"/artifact-versions/{version.pk}/visualizations/0/").status_code == 404  # /v.html
     assert alice_client.get(f"/artifact-versions/{version.pk}/visualizations/99/").status_code == 404
+
+
+def test_large_visualizations_are_not_inlined(alice_client, world, store_dir, monkeypatch):
+    monkeypatch.setattr(visualizations, "INLINE_MAX_CHARS", 1000)
+    add_visualization(world, store_dir, VisualizationType.JSON, json.dumps(list(range(1000))), "big.json")
+    html = version_page(alice_client, world).content.decode()
+    assert "it is too large to show here" in html and "999" not in html
 
 
 def test_download_zips_the_artifact_or_explains_why_not(alice_client, world, store_dir):
@@ -241,6 +250,8 @@ def test_promote_moves_the_version_and_refuses_a_taken_stage(alice_client, world
     assert promote(alice_client, second, ModelStage.PRODUCTION, force=True).status_code == 302
     first.refresh_from_db(), second.refresh_from_db()
     assert (first.stage, second.stage) == (ModelStage.ARCHIVED, ModelStage.PRODUCTION)
+    event = AuditEvent.objects.filter(resource_id=str(second.pk), detail="promote").get()
+    assert event.changes == {"stage": [None, "production"]} and event.actor == world.member
     page = alice_client.get(f"/model-versions/{second.pk}/").content.decode()
     assert '<span class="stage stage-production">production</span>' in page and "Version 1 was archived" in page
 
@@ -324,6 +335,14 @@ def test_compare_names_unknown_and_foreign_runs(client, two_runs, charlie):
     html = response.content.decode()
     assert f"No run “{first.pk}”" in html and "No run “no-such-run”" in html
     assert first.name not in html
+
+
+def test_pages_of_another_tenant_link_inside_it(client, charlie, tenant_b):
+    world = populate(tenant_b, charlie)
+    client.force_login(charlie)
+    html = client.get(f"/t/beta/artifact-versions/{world[ArtifactVersion].pk}/").content.decode()
+    assert f'href="/t/beta/runs/{world[PipelineRun].pk}/"' in html
+    assert f'src="/t/beta/artifact-versions/{world[ArtifactVersion].pk}/visualizations/0/"' in html
 
 
 def test_compare_caps_the_number_of_runs(alice_client, world):
