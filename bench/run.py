@@ -72,6 +72,10 @@ def requests_to_time(tenant):
         "api artifact versions": f"{prefix}/api/v1/artifact_versions?hydrate=False&sort_by=created&page=1&size=20"
         f"&{common}",
         "dashboard home": f"{prefix}/",
+        "dashboard runs filtered": f"{prefix}/runs/?status=completed&sort=-duration",
+        "dashboard runs page 5": f"{prefix}/runs/?page=5",
+        "dashboard run page": f"{prefix}/runs/{run.pk}/",
+        "dashboard step page": f"{prefix}/steps/{run.steps.order_by('created').values_list('pk', flat=True).first()}/",
         "admin runs change list": f"{prefix}/admin/mlmeta/pipelinerun/",
     }
 

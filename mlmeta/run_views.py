@@ -20,6 +20,7 @@ from django.views.generic import TemplateView
 
 from core.api.exceptions import ZenError
 from core.paginators import CappedCountPaginator
+from core.signals import access_denied, resource_changed
 from mlmeta import artifact_files
 from mlmeta.choices import MetadataResourceType, TaggableResourceType
 from mlmeta.models import (
@@ -58,6 +59,19 @@ def _uuid_or_404(raw) -> uuid.UUID:
 
 def _pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str) if value not in (None, {}, []) else ""
+
+
+def refuse(request, action: str, obj, message: str):
+    """Audit a refused action (like the API's refusals) and answer 403."""
+    access_denied.send(sender=type(obj), request=request, action=action, resource_id=obj.pk)
+    raise PermissionDenied(message)
+
+
+def audit_change(request, action: str, obj, pk, changes: dict | None = None) -> None:
+    """Audit an update or delete made from the dashboard, as the API does."""
+    resource_changed.send(
+        sender=type(obj), request=request, action=action, obj=obj, resource_id=pk, changes=changes or {}
+    )
 
 
 class DashboardMixin(TenantViewMixin):
@@ -170,9 +184,12 @@ class RunBulkDeleteView(DashboardMixin, View):
         deleted = refused = 0
         for run in self.restrict(PipelineRun).filter(pk__in=ids):
             if rbac.check(request.user, "delete", run):
+                pk = run.pk
                 run.delete()
+                audit_change(request, "delete", run, pk)
                 deleted += 1
             else:
+                access_denied.send(sender=PipelineRun, request=request, action="delete", resource_id=run.pk)
                 refused += 1
         refused += len(ids) - deleted - refused  # ids the user cannot even see
         if deleted:
@@ -322,8 +339,10 @@ class RunStopView(RunObjectMixin, View):
     def post(self, request, pk):
         run = self.get_run(pk)
         if not rbac.check(request.user, "update", run):
-            raise PermissionDenied("You may not stop this run.")
+            refuse(request, "update", run, "You may not stop this run.")
+        before = run.status
         run.request_stop(graceful=request.POST.get("graceful") == "1")
+        audit_change(request, "update", run, run.pk, {"status": [before, run.status]})
         messages.success(request, f"Asked run {run.name} to stop.")
         return redirect("run-detail", pk=run.pk)
 
@@ -336,9 +355,10 @@ class RunDeleteView(RunObjectMixin, View):
     def post(self, request, pk):
         run = self.get_run(pk)
         if not rbac.check(request.user, "delete", run):
-            raise PermissionDenied("You may not delete this run.")
-        name = run.name
+            refuse(request, "delete", run, "You may not delete this run.")
+        name, pk = run.name, run.pk
         run.delete()
+        audit_change(request, "delete", run, pk)
         messages.success(request, f"Deleted run {name}.")
         return redirect("run-list")
 
@@ -408,8 +428,11 @@ class StepExpireCacheView(StepObjectMixin, View):
     def post(self, request, pk):
         step = self.get_step(pk)
         if not rbac.check(request.user, "update", step):
-            raise PermissionDenied("You may not change this step.")
+            refuse(request, "update", step, "You may not change this step.")
+        before = step.cache_expires_at
         step.expire_cache()
+        changes = {"cache_expires_at": [before and before.isoformat(), step.cache_expires_at.isoformat()]}
+        audit_change(request, "update", step, step.pk, changes)
         messages.success(request, f"The cache of step {step.name} is expired: the next run executes it.")
         return redirect("step-detail", pk=step.pk)
 

@@ -22,7 +22,7 @@ from mlmeta.models import (
     Tag,
     TagResource,
 )
-from tenants.models import Project
+from tenants.models import AuditEvent, Project
 from tests.conftest import make_user
 
 XSS = "<script>alert(1)</script>"
@@ -239,6 +239,10 @@ def test_admin_stops_and_deletes_a_run(alice_client, world):
     assert run.status == ExecutionStatus.STOPPED
     assert alice_client.post(f"/runs/{run.pk}/delete").status_code == 302
     assert not PipelineRun.objects.filter(pk=run.pk).exists()
+    assert set(AuditEvent.objects.filter(resource_id=str(run.pk)).values_list("action", flat=True)) == {
+        "update",
+        "delete",
+    }
 
 
 def test_viewer_cannot_stop_or_delete(client, tenant_a, world):
@@ -251,6 +255,8 @@ def test_viewer_cannot_stop_or_delete(client, tenant_a, world):
     assert client.post(f"/runs/{run.pk}/delete").status_code == 403
     run.refresh_from_db()
     assert run.status == ExecutionStatus.RUNNING
+    refusals = AuditEvent.objects.filter(action="permission_denied", resource_id=str(run.pk))
+    assert refusals.count() == 2
 
 
 def test_other_tenant_cannot_see_a_run(client, charlie, tenant_b, world):
@@ -366,3 +372,18 @@ def test_project_switcher_narrows_the_list_and_is_remembered(alice_client, world
     assert names == {"in-other"}
     assert {r.name for r in alice_client.get("/runs/").context["runs"]} == {"in-other"}
     assert {r.name for r in alice_client.get("/runs/?project=").context["runs"]} == {"in-alpha", "in-other"}
+
+
+def test_run_page_shows_the_runs_own_logs_not_its_steps(alice_client, world):
+    run = make_run(world, "logged", steps=1)
+    step = run.steps.get()
+    add_logs(world, step, [{"message": "a step line", "level": "INFO"}])
+    path = world["root"] / "run.log"
+    path.write_text(json.dumps({"message": "orchestrator line", "level": "INFO"}) + "\n")
+    Logs.objects.create(
+        source="orchestrator", uri=str(path), artifact_store=world["store"], pipeline_run=run,
+        project=world["project"], user=world["user"],
+    )  # fmt: skip
+    body = alice_client.get(f"/runs/{run.pk}/").content.decode()
+    assert "orchestrator line" in body
+    assert "a step line" not in body
