@@ -142,6 +142,15 @@ def test_visualization_comparison_and_promotion(dashboard):
             expect(badge).to_have_text("production")
             expect(page.locator(".message")).to_contain_text("is now production")
             page.screenshot(path=str(SCREENSHOTS / "dashboard-model-version.png"), full_page=True)
+            page.get_by_role("link", name="churn_model").click()
+            expect(page.locator("table.runs .stage-production")).to_have_text("production")
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-model.png"), full_page=True)
+
+            # The other registry lists, for the screenshots.
+            for name, path in (("artifacts", "/artifacts/"), ("stacks", "/stacks/"), ("members", "/members/")):
+                page.get_by_role("navigation", name="Main").get_by_role("link", name=name.capitalize()).click()
+                page.wait_for_url(f"{server.url}{path}")
+                page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}.png"), full_page=True)
             assert errors == [], errors
         finally:
             browser.close()
