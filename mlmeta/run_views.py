@@ -404,6 +404,8 @@ class StepDetailView(StepObjectMixin, TemplateView):
             run=step.pipeline_run,
             configuration=_pretty(configuration),
             metadata=_metadata(MetadataResourceType.STEP_RUN, step.pk),
+            inputs=step.input_links.select_related("artifact_version__artifact").order_by("name"),
+            outputs=step.output_links.select_related("artifact_version__artifact").order_by("name"),
             logs_record=logs,
             logs=_log_lines(logs, query, level),
             query=query,

@@ -294,6 +294,8 @@ def test_step_page_logs_search_level_and_download(alice_client, world):
     body = alice_client.get(f"/steps/{step.pk}/").content.decode()
     assert "loading data" in body and "disk almost full" in body
     assert "def step_0():" in body
+    version = step.output_links.get().artifact_version
+    assert f'href="/artifact-versions/{version.pk}/"' in body
     warnings = alice_client.get(f"/steps/{step.pk}/?level=warning").content.decode()
     assert "disk almost full" in warnings and "loading data" not in warnings
     found = alice_client.get(f"/steps/{step.pk}/?q=TRAINING").content.decode()
@@ -387,3 +389,12 @@ def test_run_page_shows_the_runs_own_logs_not_its_steps(alice_client, world):
     body = alice_client.get(f"/runs/{run.pk}/").content.decode()
     assert "orchestrator line" in body
     assert "a step line" not in body
+
+
+def test_step_page_and_search_queries_are_bounded(alice_client, world, django_assert_max_num_queries):
+    run = make_run(world, "many", steps=10)
+    step = run.steps.order_by("name").last()
+    with django_assert_max_num_queries(15):
+        assert alice_client.get(f"/steps/{step.pk}/").status_code == 200
+    with django_assert_max_num_queries(15):
+        assert alice_client.get("/search?q=many").status_code == 200
