@@ -48,6 +48,8 @@ run = PipelineRun.objects.create(name="training_pipeline-run-1", pipeline=pipeli
     start_time=now - timedelta(minutes=4), end_time=now, **owned)
 PipelineRun.objects.create(name="serving_pipeline-run-1", pipeline=other, status="failed",
     start_time=now - timedelta(minutes=2), end_time=now, **owned)
+live = PipelineRun.objects.create(name="serving_pipeline-run-2", pipeline=other, status="running",
+    start_time=now, **owned)
 previous = None
 for i, name in enumerate(["load_data", "train_model", "evaluate"]):
     step = StepRun.objects.create(pipeline_run=run, name=name, status="completed",
@@ -65,7 +67,12 @@ for i, name in enumerate(["load_data", "train_model", "evaluate"]):
                                    ("INFO", "model trained")]:
                 f.write(json.dumps({{"level": level, "message": message}}) + "\\n")
         Logs.objects.create(source="step", uri=path, artifact_store=store, step_run=step, pipeline_run=run, **owned)
-print(json.dumps({{"run": str(run.pk)}}))
+print(json.dumps({{"run": str(run.pk), "live": str(live.pk)}}))
+"""
+
+FINISH = """
+from mlmeta.models import PipelineRun
+PipelineRun.objects.get(pk={run!r}).update_status("completed")
 """
 
 
@@ -122,11 +129,21 @@ def test_runs_list_run_dag_and_step_logs(dashboard):
             expect(table).to_contain_text("training_pipeline-run-1")
             page.screenshot(path=str(SCREENSHOTS / "dashboard-runs.png"), full_page=True)
 
-            # Filter: only the completed run remains.
+            # Live status: the running run finishes on the server; htmx polling updates its badge.
+            badge = page.locator(f"#status-{ids['live']}")
+            expect(badge).to_have_text("running")
+            server.manage("shell", "-c", FINISH.format(run=ids["live"]))
+            expect(badge).to_have_text("completed", timeout=15_000)
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-runs-mobile.png"), full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 900})
+
+            # Filter: the failed run goes.
             page.get_by_label("Status").select_option("completed")
             page.get_by_role("button", name="Filter").click()
             page.wait_for_url("**/runs/?*status=completed*")
             expect(table).not_to_contain_text("serving_pipeline-run-1")
+            expect(table.locator("tr")).to_have_count(2)  # the training run and the run that just completed
             page.get_by_role("link", name="training_pipeline-run-1").click()
 
             # The run page: dagre lays out three steps and three artifacts as SVG nodes.
