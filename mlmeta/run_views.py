@@ -161,8 +161,9 @@ class RunStatusesView(DashboardMixin, View):
 
     def get(self, request):
         ids = [_uuid_or_none(raw) for raw in request.GET.get("ids", "").split(",")[: self.max_ids]]
-        runs = self.restrict(PipelineRun).filter(pk__in=[i for i in ids if i]).only("pk", "status")
-        html = render_to_string("mlmeta/runs/_statuses.html", {"runs": runs}, request=request)
+        runs = list(self.restrict(PipelineRun).filter(pk__in=[i for i in ids if i]).only("pk", "status"))
+        live_ids = ",".join(str(r.pk) for r in runs if r.in_progress)  # the poll stops when none is left
+        html = render_to_string("mlmeta/runs/_statuses.html", {"runs": runs, "live_ids": live_ids}, request=request)
         return HttpResponse(html)
 
 

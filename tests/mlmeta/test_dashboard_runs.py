@@ -179,6 +179,10 @@ def test_status_fragment_returns_out_of_band_badges(alice_client, world):
     assert f'id="status-{run.pk}"' in body
     assert 'hx-swap-oob="true"' in body
     assert "completed" in body
+    assert "hx-get" not in body  # nothing runs any more: the replaced poller stops polling
+    still = make_run(world, "still", status=ExecutionStatus.RUNNING)
+    body = alice_client.get(f"/runs/statuses?ids={run.pk},{still.pk}").content.decode()
+    assert f'hx-get="/runs/statuses?ids={still.pk}"' in body
 
 
 def test_bulk_delete_counts_deleted_and_refused(client, tenant_a, world):
