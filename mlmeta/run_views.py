@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -50,13 +51,6 @@ def _url(name: str, *args) -> str | None:
         return None
 
 
-def _uuid_or_404(raw) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        raise Http404("No such object.") from None
-
-
 def _pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str) if value not in (None, {}, []) else ""
 
@@ -84,30 +78,21 @@ class DashboardMixin(TenantViewMixin):
             request.session[key] = request.GET["project"] or None
         return super().dispatch(request, *args, **kwargs)
 
+    @cached_property
     def current_project(self):
-        raw = self.request.session.get(f"project:{self.request.tenant.pk}")
-        try:
-            pk = uuid.UUID(str(raw)) if raw else None
-        except ValueError:
-            return None
+        """The project chosen in the switcher, if the user may still read it."""
+        pk = _uuid_or_none(self.request.session.get(f"project:{self.request.tenant.pk}") or "")
         return self.restrict(Project).filter(pk=pk).first() if pk else None
 
     def scoped(self, model, action=None):
         """`restrict()` narrowed to the chosen project, if any."""
         queryset = self.restrict(model, action)
-        project = self.current_project_cached
-        return queryset.filter(project=project) if project else queryset
-
-    @property
-    def current_project_cached(self):
-        if not hasattr(self, "_project"):
-            self._project = self.current_project()
-        return self._project
+        return queryset.filter(project=self.current_project) if self.current_project else queryset
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["user_projects"] = self.restrict(Project).order_by("name")[:50]
-        context["current_project"] = self.current_project_cached
+        context["current_project"] = self.current_project
         return context
 
 
