@@ -50,6 +50,10 @@ class PipelineRun(ProjectOwnedModel):
     parent_run = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
     root_run = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     child_key = models.CharField(max_length=255, blank=True, null=True)
+    # Server-side runs (mlmeta.launching): how the run was started (trigger, source run, overrides,
+    # runner, its handle) and when a Celery task claimed it, so a redelivered task never launches twice.
+    launch = models.JSONField(blank=True, null=True)
+    runner_claimed_at = models.DateTimeField(blank=True, null=True)
 
     class Meta(ProjectOwnedModel.Meta):
         constraints = [
