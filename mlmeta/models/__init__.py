@@ -1,4 +1,5 @@
 from mlmeta.models.artifacts import Artifact, ArtifactVersion, ArtifactVisualization
+from mlmeta.models.automation import Trigger, TriggerDispatch
 from mlmeta.models.metadata import RunMetadata, Tag, TagResource
 from mlmeta.models.pipelines import (
     CodeReference,
@@ -37,4 +38,6 @@ __all__ = [
     "StepRunOutput",
     "Tag",
     "TagResource",
+    "Trigger",
+    "TriggerDispatch",
 ]

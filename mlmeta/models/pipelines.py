@@ -90,6 +90,17 @@ class Schedule(ProjectOwnedModel):
         "mlmeta.StackComponent", on_delete=models.SET_NULL, null=True, blank=True, related_name="schedules"
     )
     pipeline = models.ForeignKey(Pipeline, on_delete=models.SET_NULL, null=True, blank=True, related_name="schedules")
+    # Native schedules (fired by celery beat, mlmeta/scheduling.py): what to run and how often.
+    snapshot = models.ForeignKey(
+        "mlmeta.PipelineSnapshot", on_delete=models.SET_NULL, null=True, blank=True, related_name="native_schedules"
+    )
+    max_runs = models.PositiveIntegerField(blank=True, null=True)
+    run_count = models.PositiveIntegerField(default=0, editable=False)
+    concurrency = models.CharField(
+        max_length=8, choices=[("skip", "Skip while running"), ("queue", "Queue")], default="skip"
+    )
+    last_tick = models.DateTimeField(blank=True, null=True, editable=False)
+    last_run_id = models.UUIDField(blank=True, null=True, editable=False)
 
     class Meta(ProjectOwnedModel.Meta):
         indexes = [models.Index(fields=["tenant", "project", "-created"], name="schedule_project_created")]
