@@ -35,6 +35,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="schedule",
+            name="last_tick_id",
+            field=models.CharField(blank=True, default="", editable=False, max_length=255),
+        ),
+        migrations.AddField(
+            model_name="schedule",
             name="max_runs",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),

@@ -100,6 +100,7 @@ class Schedule(ProjectOwnedModel):
         max_length=8, choices=[("skip", "Skip while running"), ("queue", "Queue")], default="skip"
     )
     last_tick = models.DateTimeField(blank=True, null=True, editable=False)
+    last_tick_id = models.CharField(max_length=255, blank=True, default="", editable=False)
     last_run_id = models.UUIDField(blank=True, null=True, editable=False)
 
     class Meta(ProjectOwnedModel.Meta):
