@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlmeta import run_views
+from mlmeta import hook_views, run_views
 
 urlpatterns = [
     path("", run_views.RunListView.as_view(), name="home"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("steps/<uuid:pk>/", run_views.StepDetailView.as_view(), name="step-detail"),
     path("steps/<uuid:pk>/expire-cache", run_views.StepExpireCacheView.as_view(), name="step-expire-cache"),
     path("search", run_views.SearchView.as_view(), name="search"),
+    path("hooks/<uuid:pk>", hook_views.inbound, name="inbound-webhook"),
 ]
