@@ -6,6 +6,7 @@ With MLMETA_ENV=production every development default is refused and the missing
 variable is named.
 """
 
+import json
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -311,6 +312,32 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-oauth-tokens": {"task": "tenants.tasks.clear_expired_oauth_tokens", "schedule": 3600.0},
 }
+
+# Server-side runs (mlmeta.launching): runners by name -> {"class": dotted path, **options}; more
+# (webhook URLs and secrets, kubernetes images) as JSON in MLMETA_RUNNERS_JSON. A stack chooses
+# with its label `mlmeta.runner`, a tenant with MLMETA_TENANT_RUNNERS ({"slug": "name"}).
+MLMETA_RUNNERS = {
+    "local": {"class": "mlmeta.runners.local.LocalRunner"},
+    "webhook": {"class": "mlmeta.runners.webhook.WebhookRunner", "kind": "http", "url": ""},
+    "kubernetes": {"class": "mlmeta.runners.kubernetes.KubernetesRunner", "image": ""},
+}
+try:
+    MLMETA_RUNNERS.update(json.loads(read.str("MLMETA_RUNNERS_JSON", "{}")))
+    MLMETA_TENANT_RUNNERS = json.loads(read.str("MLMETA_TENANT_RUNNERS", "{}"))
+except (ValueError, TypeError) as exc:
+    raise ImproperlyConfigured(f"MLMETA_RUNNERS_JSON / MLMETA_TENANT_RUNNERS must be JSON objects: {exc}") from None
+MLMETA_DEFAULT_RUNNER = read.str("MLMETA_DEFAULT_RUNNER", "local")
+# The local runner's Python (one with zenml installed; default .venv-zenml if present) and the
+# directory the pipelines' modules are imported from.
+MLMETA_RUNNER_PYTHON = read.str("MLMETA_RUNNER_PYTHON", "")
+MLMETA_RUNNER_SOURCE_ROOT = read.str("MLMETA_RUNNER_SOURCE_ROOT", "")
+MLMETA_RUNNER_SERVER_URL = read.str("MLMETA_RUNNER_SERVER_URL", "")
+MLMETA_RUNNER_TIMEOUT = read.positive_int("MLMETA_RUNNER_TIMEOUT", 3000)
+MLMETA_RUNNER_TOKEN_SECONDS = read.positive_int("MLMETA_RUNNER_TOKEN_SECONDS", 6 * 3600)
+# A run claimed by a worker that died before starting its runner is failed after this long.
+MLMETA_RUNNER_CLAIM_SECONDS = read.positive_int("MLMETA_RUNNER_CLAIM_SECONDS", 600)
+MLMETA_RUN_TASK_SOFT_TIME_LIMIT = read.positive_int("MLMETA_RUN_TASK_SOFT_TIME_LIMIT", 3300)
+MLMETA_RUN_TASK_TIME_LIMIT = read.positive_int("MLMETA_RUN_TASK_TIME_LIMIT", 3600)
 
 # Bootstrap: the first admin (otherwise a generated password is written under var/).
 MLMETA_ADMIN_USERNAME = read.str("MLMETA_ADMIN_USERNAME", "admin")

@@ -134,7 +134,11 @@ class PipelineRun(ProjectOwnedModel):
         self.orchestrator_run_id = orchestrator_run_id
         self.orchestrator_environment = orchestrator_environment or {}
         self.status = status
-        self.save(update_fields=["orchestrator_run_id", "orchestrator_environment", "status", "updated"])
+        fields = ["orchestrator_run_id", "orchestrator_environment", "status", "updated"]
+        if self.launch:  # a server-side run: the launcher's "queued"/"starting" note is over
+            self.status_reason = None
+            fields.append("status_reason")
+        self.save(update_fields=fields)
 
     def request_stop(self, graceful: bool) -> None:
         """Stop the run: gracefully (steps in flight may finish) or at once (they are marked stopped)."""
