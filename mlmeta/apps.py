@@ -6,8 +6,8 @@ class MLMetaConfig(AppConfig):
     verbose_name = "Metadata store"
 
     def ready(self):
-        from mlmeta import automation_tasks, seeding, triggers  # noqa: F401 (registers the tasks)
-        from mlmeta import checks, tasks  # noqa: F401 (registers the system check and run_snapshot)
+        # Imported for their side effects: tasks, the runners' system check.
+        from mlmeta import automation_tasks, checks, seeding, tasks, triggers  # noqa: F401
         from tenants.signals import tenant_created, tenant_repair
 
         tenant_created.connect(seeding.seed_tenant_receiver, dispatch_uid="mlmeta.seed_tenant")
