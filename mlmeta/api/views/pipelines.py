@@ -17,7 +17,7 @@ from core.api.exceptions import EntityNotFound, IllegalOperationError, ZenError
 from core.api.timestamps import parse_ts
 from core.api.validation import invalid, parse_uuid
 from core.api.views import hydrate_param
-from mlmeta import artifact_files, tagging
+from mlmeta import artifact_files, scheduling, tagging
 from mlmeta.api import references
 from mlmeta.api.envelopes.pipelines import (
     CodeRepositoryEnvelope,
@@ -177,7 +177,7 @@ class ScheduleViewSet(ProjectScopedViewSet):
 
     def perform_create(self, data):
         project = self.project(data)
-        return Schedule.objects.create(
+        schedule = Schedule.objects.create(
             project=project,
             user=self.request.user,
             name=data["name"],
@@ -190,7 +190,37 @@ class ScheduleViewSet(ProjectScopedViewSet):
             run_once_start_time=self.time(data, "run_once_start_time"),
             orchestrator=self.ref(StackComponent, data.get("orchestrator_id"), "orchestrator_id", "stack component"),
             pipeline=self.ref(Pipeline, data.get("pipeline_id"), "pipeline_id", "pipeline", project),
+            **self.native_fields(data, project),
         )
+        return self.synced(schedule)
+
+    def native_fields(self, data, project) -> dict:
+        """MLMeta's native-schedule extensions (fired by celery beat): `snapshot_id`, `max_runs`
+        and `concurrency` ("skip" while the previous run is unfinished, or "queue")."""
+        fields = {}
+        if "snapshot_id" in data:
+            fields["snapshot"] = self.ref(
+                PipelineSnapshot, data.get("snapshot_id"), "snapshot_id", "pipeline snapshot", project
+            )
+        if "max_runs" in data:
+            max_runs = data.get("max_runs")
+            if max_runs is not None and (not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1):
+                raise invalid("max_runs", "Input should be a positive integer", max_runs)
+            fields["max_runs"] = max_runs
+        if "concurrency" in data:
+            if data["concurrency"] not in (scheduling.SKIP, scheduling.QUEUE):
+                raise invalid("concurrency", "Input should be 'skip' or 'queue'", data["concurrency"])
+            fields["concurrency"] = data["concurrency"]
+        return fields
+
+    @staticmethod
+    def synced(schedule):
+        """Keep the schedule's celery-beat PeriodicTask in step; a bad cron expression is a 422."""
+        try:
+            scheduling.sync(schedule)
+        except ValueError as exc:
+            raise invalid("cron_expression", str(exc), schedule.cron_expression) from None
+        return schedule
 
     @staticmethod
     def time(data, field):
@@ -203,15 +233,24 @@ class ScheduleViewSet(ProjectScopedViewSet):
         for field in ("name", "cron_expression", "active"):
             if data.get(field) is not None:
                 setattr(schedule, field, data[field])
+        for field in ("start_time", "end_time"):
+            if field in data:
+                setattr(schedule, field, self.time(data, field))
+        if "interval_second" in data:
+            schedule.interval_second = parse_interval(data.get("interval_second"))
+        for field, value in self.native_fields(data, schedule.project).items():
+            setattr(schedule, field, value)
         schedule.save()
-        return schedule
+        return self.synced(schedule)
 
     def perform_destroy(self, schedule):
         if bool_param(self.request, "soft", False):
             schedule.is_archived = True
             schedule.active = False
             schedule.save(update_fields=["is_archived", "active", "updated"])
+            scheduling.remove(schedule)
             return
+        scheduling.remove(schedule)
         super().perform_destroy(schedule)
 
 
