@@ -25,6 +25,10 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 # Routes MLMeta serves that the real server does not, with the reason they exist.
 ADDITIONS = {
     ("POST", "/api/v1/logout"): "Same as `GET` (clears the auth cookie), for HTTP clients that log out with a POST.",
+    ("POST", "/api/v1/pipeline_snapshots/{}/runs"): "ZenML Pro's run-a-snapshot (PipelineSnapshotRunRequest body): "
+    "a server-side run through Celery and a runner (mlmeta/launching.py).",
+    ("POST", "/api/v1/runs/{}/replay"): "ZenML Pro's replay: the run's snapshot run again server-side, with optional "
+    "`run_configuration` overrides.",
 }
 
 

@@ -200,6 +200,13 @@ def run_name(snapshot: PipelineSnapshot) -> str:
     return name
 
 
+def may_launch(user, snapshot) -> bool:
+    """Running a snapshot needs read on it and pipeline_run:create in its project."""
+    return rbac.check(user, "read", snapshot) and rbac.can(
+        user, "create", "pipeline_run", tenant=snapshot.tenant, project=snapshot.project
+    )
+
+
 def launch_snapshot(snapshot, *, user, overrides=None, trigger=None, source_run=None, request=None) -> PipelineRun:
     """Start a server-side run of `snapshot` as `user`; returns the new run (status initializing).
 
@@ -207,9 +214,7 @@ def launch_snapshot(snapshot, *, user, overrides=None, trigger=None, source_run=
     snapshot, RequestValidationError (422) for bad overrides, SnapshotNotRunnable (422) for a
     snapshot no runner can run. Nothing is created or queued when it raises. `trigger` is a small
     JSON note of what started the run ({"type": "api"|"replay"|"schedule"|"trigger", ...})."""
-    if not rbac.check(user, "read", snapshot) or not rbac.can(
-        user, "create", "pipeline_run", tenant=snapshot.tenant, project=snapshot.project
-    ):
+    if not may_launch(user, snapshot):
         raise IllegalOperationError("You are not allowed to run this snapshot (needs pipeline_run:create).")
     overrides = validate_overrides(snapshot, overrides)
     reason, runner_name = refusal(snapshot)
@@ -245,7 +250,8 @@ def launch_snapshot(snapshot, *, user, overrides=None, trigger=None, source_run=
             actor=user,
             obj=run,
             resource_type="pipeline_run",
-            detail={"snapshot": str(snapshot.pk), "runner": runner_name, "trigger": (trigger or {}).get("type", "api")},
+            changes={"snapshot": str(snapshot.pk), "runner": runner_name},
+            detail=f"Run of snapshot {snapshot.pk} via {runner_name} ({(trigger or {}).get('type', 'api')})",
         )
         transaction.on_commit(lambda: enqueue(run.pk))
     return run

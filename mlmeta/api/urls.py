@@ -61,6 +61,7 @@ urlpatterns += [
     path("logs/<str:pk>", LogsViewSet.as_view({"get": "retrieve", "put": "update"})),
     path("logs/<str:pk>/entries", LogsViewSet.as_view({"get": "entries"})),
     path("runs/<str:run_pk>/steps", StepViewSet.as_view({"get": "list"})),
+    path("pipeline_snapshots/<str:snapshot_id>/runs", RunViewSet.as_view({"post": "launch"})),
     path(
         "artifact_versions",
         ArtifactVersionViewSet.as_view({"get": "list", "post": "create", "delete": "prune"}),

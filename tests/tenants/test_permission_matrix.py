@@ -80,6 +80,8 @@ CUSTOM = {
     ("POST", "/api/v1/runs/{pk}/refresh"): (WRITE, DETAIL),
     ("GET", "/api/v1/runs/{pk}/status"): (READ, DETAIL),
     ("POST", "/api/v1/runs/{pk}/stop"): (WRITE, DETAIL),
+    ("POST", "/api/v1/runs/{pk}/replay"): (WRITE, DETAIL),  # needs pipeline_run:create
+    ("POST", "/api/v1/pipeline_snapshots/{snapshot_id}/runs"): (WRITE, DETAIL),  # needs pipeline_run:create
     ("PUT", "/api/v1/steps/{pk}/heartbeat"): (WRITE, DETAIL),
     ("GET", "/api/v1/steps/{pk}/logs"): (READ, DETAIL),
     ("GET", "/api/v1/steps/{pk}/status"): (READ, DETAIL),

@@ -5,10 +5,11 @@ from django.db import transaction
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.exceptions import EntityNotFound
 from core.api.timestamps import parse_ts
-from core.api.validation import invalid, validate_body
+from core.api.validation import invalid, parse_uuid, validate_body
 from core.api.views import hydrate_param
-from mlmeta import tagging
+from mlmeta import launching, tagging
 from mlmeta.api.dag import run_dag
 from mlmeta.api.envelopes.runs import RunEnvelope, run_configuration
 from mlmeta.api.filtersets.runs import RunFilterSet
@@ -18,11 +19,22 @@ from mlmeta.api.views.scoped import ProjectScopedViewSet, bool_param
 from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
 from mlmeta.models import PipelineRun, PipelineSnapshot, RunMetadata
 
-UPDATING_ACTIONS = {"stop": "update", "refresh": "update", "disable_heartbeat": "update"}
+UPDATING_ACTIONS = {"stop": "update", "refresh": "update", "disable_heartbeat": "update", "replay": "read"}
 
 
 def is_placeholder_request(data) -> bool:
     return data["status"] == ExecutionStatus.INITIALIZING and not data.get("orchestrator_run_id")
+
+
+def run_request_overrides(data) -> dict:
+    """The run configuration of a PipelineSnapshotRunRequest-like body ({"run_configuration": {...}})."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise invalid("body", "Input should be a valid dictionary", data)
+    unknown = sorted(set(data) - {"run_configuration", "step_run"})
+    if unknown:
+        raise invalid(unknown[0], "Extra inputs are not permitted", data[unknown[0]])
+    return data.get("run_configuration") or {}
 
 
 def request_time(data, field):
@@ -169,8 +181,41 @@ class RunViewSet(ProjectScopedViewSet):
     # --- state changes -----------------------------------------------------------------------
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
-        self.get_object().request_stop(graceful=bool_param(request, "graceful", False))
+        """Stop the run; a server-side run's runner (subprocess, job) is ended too."""
+        run = self.get_object()
+        run.request_stop(graceful=bool_param(request, "graceful", False))
+        if run.launch:
+            launching.stop_runner(run)
         return Response(None)
+
+    @action(detail=True, methods=["post"])
+    def replay(self, request, pk=None):
+        """Run the run's snapshot again with its configuration (plus optional overrides), server-side."""
+        run = self.get_object(self.readable())
+        overrides = run_request_overrides(request.data)
+        if run.snapshot is not None and not launching.may_launch(request.user, run.snapshot):
+            self.deny("create", run.pk)
+        new_run = launching.replay_run(run, user=request.user, overrides=overrides, request=request)
+        return Response(self.render(new_run))
+
+    def launch(self, request, snapshot_id=None):
+        """POST /pipeline_snapshots/{id}/runs: a server-side run of the snapshot."""
+        snapshot = self.find_snapshot(snapshot_id)
+        overrides = run_request_overrides(request.data)
+        if not launching.may_launch(request.user, snapshot):
+            self.deny("create", snapshot.pk)
+        run = launching.launch_snapshot(
+            snapshot, user=request.user, overrides=overrides, trigger={"type": "api"}, request=request
+        )
+        return Response(self.render(run))
+
+    def find_snapshot(self, raw) -> PipelineSnapshot:
+        pk = parse_uuid(raw, "snapshot_id", "path")
+        readable = PipelineSnapshot.objects.restrict(self.request.user, "read").filter(tenant=self.request.tenant)
+        snapshot = readable.filter(pk=pk).select_related("stack", "project", "tenant", "pipeline").first()
+        if snapshot is None:
+            raise EntityNotFound(f"Unable to get pipeline snapshot with ID '{raw}': No snapshot with this ID found")
+        return snapshot
 
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
