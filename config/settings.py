@@ -295,6 +295,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+else:
+    # Redis/SQS redeliver an unacked task after the visibility timeout: keep it above the longest
+    # task (a local runner waits for its pipeline); server-side run tasks are idempotent anyway.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": read.positive_int("MLMETA_BROKER_VISIBILITY_TIMEOUT", 4000)
+    }
+try:
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(json.loads(read.str("MLMETA_BROKER_OPTIONS", "{}")))
+except (ValueError, TypeError) as exc:
+    raise ImproperlyConfigured(f"MLMETA_BROKER_OPTIONS must be a JSON object: {exc}") from None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
