@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from core.api.exceptions import ZenError
 from mlmeta.choices import ExecutionStatus
 from mlmeta.models import PipelineRun, PipelineSnapshot, Schedule
 from tenants import rbac
@@ -74,7 +75,9 @@ def sync(schedule) -> PeriodicTask | None:
             "kwargs": "{}",
             "enabled": True,
             "start_time": schedule.start_time,
-            "expires": schedule.end_time,
+            # The end time is applied by fire() (which turns the schedule off), not as the
+            # PeriodicTask's `expires`: beat stops sending an expiring entry altogether.
+            "expires": None,
             "description": f"MLMeta schedule {schedule.name}",
         },
     )
@@ -146,9 +149,14 @@ def claim_and_launch(schedule, tick_id: str, now) -> str:
         )
         if not claimed:
             return "duplicate"
-        run = launch_snapshot(
-            schedule.snapshot, user=schedule.user, trigger={"type": "schedule", "id": str(schedule.pk)}
-        )
+        try:
+            run = launch_snapshot(
+                schedule.snapshot, user=schedule.user, trigger={"type": "schedule", "id": str(schedule.pk)}
+            )
+        except ZenError as exc:  # not runnable (no stack, no runner, forbidden): nothing claimed
+            transaction.set_rollback(True)
+            logger.warning("Schedule %s could not launch its snapshot: %s", schedule.pk, exc)
+            return f"refused: {exc}"
         Schedule.objects.filter(pk=schedule.pk).update(last_run_id=run.pk)
     if schedule.max_runs is not None and schedule.run_count + 1 >= schedule.max_runs:
         schedule.refresh_from_db()

@@ -14,6 +14,7 @@ import requests
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.api.exceptions import ZenError
 from mlmeta.choices import ExecutionStatus
 from mlmeta.models import PipelineSnapshot
 from mlmeta.models.automation import Trigger, TriggerAction, TriggerDispatch, TriggerEvent
@@ -160,9 +161,14 @@ def run_snapshot(trigger, dispatch) -> TriggerDispatch:
 
     if not owner_may_run(trigger):
         return finish(dispatch, "failed", error="The trigger's owner may not run its snapshot.")
-    with transaction.atomic():
-        run = launch_snapshot(trigger.snapshot, user=trigger.user, trigger={"type": "trigger", "id": str(trigger.pk)})
-        return finish(dispatch, "succeeded", run_id=run.pk, error="")
+    try:
+        with transaction.atomic():
+            run = launch_snapshot(
+                trigger.snapshot, user=trigger.user, trigger={"type": "trigger", "id": str(trigger.pk)}
+            )
+            return finish(dispatch, "succeeded", run_id=run.pk, error="")
+    except ZenError as exc:  # the snapshot cannot run (no stack, no runner, bad config)
+        return finish(dispatch, "failed", error=str(exc)[:2000])
 
 
 def call_webhook(trigger, dispatch) -> TriggerDispatch:
