@@ -33,8 +33,20 @@ class TenantViewMixin(LoginRequiredMixin):
         if request.tenant is None:
             raise Http404("No tenant is set up yet: run `manage.py bootstrap`.")
         if not rbac.may_use_tenant(request.user, request.tenant):
+            elsewhere = self.home_elsewhere(request)
+            if elsewhere:
+                return redirect(elsewhere)
             raise PermissionDenied("You are not a member of this tenant.")
         return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def home_elsewhere(request) -> str | None:
+        """The root page of a user who belongs to other tenants only: their first tenant's."""
+        if request.method != "GET" or request.path != "/":
+            return None
+        usable = rbac.tenant_ids(request.user)
+        tenant = type(request.tenant).objects.filter(pk__in=usable, active=True).order_by("slug").first()
+        return tenant.get_absolute_url() if tenant else None
 
     def restrict(self, model, action=None):
         return model.objects.restrict(self.request.user, action or self.action).filter(tenant=self.request.tenant)

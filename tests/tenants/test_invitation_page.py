@@ -60,3 +60,12 @@ def test_logged_in_user_accepts_into_their_account(client, tenant, other):
     response = client.post(f"/invitations/{token}/", {"accept_as_me": "1"})
     assert response.status_code == 302
     assert rbac.may_use_tenant(User.objects.get(pk=existing.pk), tenant)
+
+
+def test_root_sends_a_member_of_other_tenants_only_to_their_tenant(client, tenant, other):
+    member = User.objects.create_user("outsider", password="Str0ng-Horse-99")
+    access.add_member(other, member, "tenant-viewer")
+    client.force_login(member)
+    response = client.get("/")
+    assert response.status_code == 302 and response.url == "/t/other/"
+    assert client.get("/runs/").status_code == 403
