@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from mlmeta import scheduling
 from mlmeta.models import (
     CodeReference,
     CodeRepository,
@@ -135,14 +136,18 @@ class ScheduleAdmin(RestrictedModelAdmin):
         "active",
         "cron_expression",
         "interval_second",
+        "snapshot",
+        "run_count",
+        "max_runs",
+        "concurrency",
         "orchestrator_link",
         "created",
     )
     list_filter = ("active", "is_archived", "catchup", related_filter("project"))
     list_select_related = ("pipeline", "project", "orchestrator")
     search_fields = ("name", "pipeline__name")
-    autocomplete_fields = ("pipeline", "orchestrator")
-    readonly_fields = ("id", "run_list", "created", "updated")
+    autocomplete_fields = ("pipeline", "orchestrator", "snapshot")
+    readonly_fields = ("id", "run_list", "run_count", "last_tick", "created", "updated")
 
     pipeline_link = related_link("pipeline")
     project_link = related_link("project")
@@ -151,6 +156,20 @@ class ScheduleAdmin(RestrictedModelAdmin):
     @admin.display(description="runs")
     def run_list(self, obj):
         return changelist_link(PipelineRun, "Runs of this schedule", schedule__id__exact=obj.pk)
+
+    def save_model(self, request, obj, form, change):
+        """Keep the schedule's celery-beat PeriodicTask in step (mlmeta.scheduling)."""
+        super().save_model(request, obj, form, change)
+        scheduling.sync(obj)
+
+    def delete_model(self, request, obj):
+        scheduling.remove(obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for schedule in queryset:
+            scheduling.remove(schedule)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(CodeRepository)
