@@ -15,11 +15,13 @@ The escalation rules: an actor assigns or revokes a role only with `member:creat
 role gives there; nobody assigns roles to themselves (directly or through a team they are in) but
 operators and org-admins; custom roles are edited with `role:update` in their organization and
 never gain a permission the editor lacks there; predefined roles are never edited; an API key's
-account creates keys for itself only. Operators (superusers) pass every rule.
+account creates keys for itself only; a service account's keys are managed only by those holding
+every permission the account holds. Operators (superusers) pass every rule.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -693,6 +695,41 @@ def _check_key_owner(account: User, by, request) -> None:
         **context,
     )
     _check_can(by, "update", "service_account", account.organization, request, obj=account)
+    _check_acts_as(account, by, request)
+
+
+def _check_acts_as(account: User, by, request) -> None:
+    """A key acts as its account, so minting, rotating or changing one hands the account's roles
+    to whoever holds the key: refused (audited) unless `by` holds every permission the account
+    holds, at each scope of its roles (theirs and their teams'). Without it a tenant admin could
+    mint a key of an organization-wide account that is also a member of their tenant."""
+    if by.pk == account.pk or rbac.is_operator(by):
+        return
+    assignments = (
+        RoleAssignment.objects.filter(Q(user=account) | Q(team__members=account))
+        .filter(Q(tenant__isnull=True) | Q(tenant__active=True))
+        .select_related("role", "organization", "tenant", "project")
+    )
+    for assignment in assignments:
+        resource = (assignment.resource_type, assignment.resource_id) if assignment.resource_id else None
+        held = rbac.held_permissions(
+            by,
+            organization=assignment.organization,
+            tenant=assignment.tenant,
+            project=assignment.project,
+            resource=resource,
+        )
+        missing = effective_permissions(assignment.role, project=assignment.project, **_resource(resource)) - held
+        _require(
+            not missing,
+            f"This service account holds permissions you do not hold ({', '.join(sorted(missing)[:3])}...): "
+            "you may not manage its keys.",
+            by=by,
+            request=request,
+            resource_type="service_account",
+            resource_id=account.pk,
+            organization=account.organization_id,
+        )
 
 
 def issue_api_key(account: User, name: str, *, expires=None, description: str = "", by=None, request=None):

@@ -404,6 +404,28 @@ def test_viewer_cannot_create_keys(bob, robot):
     assert response.status_code in (400, 403)
 
 
+def test_tenant_admin_cannot_key_an_account_that_holds_more_than_they_do(org, tenant_a, alice):
+    """A key acts as its account: a tenant admin may manage the keys of a service account of
+    their tenant, but not of one that also holds an organization role they lack (the key would
+    make them org-admin). Found by tests/tenants/test_control_permission_matrix.py's hunt."""
+    boss = access.create_service_account(org, "boss-bot")
+    access.assign_role("org-admin", user=boss, organization=org)
+    access.add_member(tenant_a, boss, "tenant-viewer")
+    key, _ = access.issue_api_key(boss, "main")
+    admin = client_for(alice)
+    assert admin.get(f"{BASE}/service-accounts/{boss.pk}/").status_code == 200  # she sees it in her tenant
+    minted = admin.post(f"{BASE}/api-keys/", {"service_account": str(boss.pk), "name": "mine"}, format="json")
+    rotated = admin.post(f"{BASE}/api-keys/{key.pk}/rotate/", {"retain_period_minutes": 0}, format="json")
+    assert (minted.status_code, rotated.status_code) == (403, 403)
+    assert "do not hold" in minted.json()["detail"]
+    assert list(APIKey.objects.filter(service_account=boss).values_list("name", "last_rotated")) == [("main", None)]
+    assert denied(alice, "do not hold")
+    robot = access.create_service_account(org, "tenant-bot")
+    access.add_member(tenant_a, robot, "tenant-developer")
+    ok = admin.post(f"{BASE}/api-keys/", {"service_account": str(robot.pk), "name": "mine"}, format="json")
+    assert ok.status_code == 201, ok.content
+
+
 # --- audit events ------------------------------------------------------------------------------
 def test_audit_events_filter_and_paginate(api, olga, tenant_a, bob):
     access.grant("stack-admin", by=olga, user=bob, tenant=tenant_a)
