@@ -117,3 +117,36 @@ def is_zenml_error(response) -> bool:
     return isinstance(detail, str) or (
         isinstance(detail, list) and len(detail) == 2 and all(isinstance(item, str) for item in detail)
     )
+
+
+# --- the control plane (/api/control/v1) ---------------------------------------------------------
+def build_control_world(tenant) -> dict:
+    """One row of every control-plane resource of `tenant`'s organization (made by system code): a team
+    with a member, a custom role, an organization-level role assignment, an invitation, a service
+    account (a member of `tenant`) with an API key, and an audit event. Returns the ids by the
+    route segment before each id parameter (`user_id` is the member the member routes act on)."""
+    from tenants.models import AuditEvent, RoleAssignment
+
+    org = tenant.organization
+    erin = member(f"{tenant.slug}-erin", tenant, "tenant-viewer")
+    access.assign_role("org-member", user=erin, organization=org)
+    team = access.create_team(org, f"{tenant.slug}-team", members=[erin])
+    role = access.create_role(org, name=f"{tenant.slug} auditor", base="org-viewer")
+    assignment = RoleAssignment.objects.get(user=erin, organization=org, tenant=None)
+    invitation, _ = access.invite(org, f"{tenant.slug}-invitee@example.com", roles=[{"role": "org-viewer"}])
+    robot = access.create_service_account(org, f"{tenant.slug}-robot")
+    access.add_member(tenant, robot, "tenant-viewer")
+    key, _ = access.issue_api_key(robot, "default")
+    event = AuditEvent.objects.create(action="update", organization=org, resource_type="organization")
+    return {
+        "organizations": str(org.pk),
+        "tenants": str(tenant.pk),
+        "teams": str(team.pk),
+        "roles": str(role.pk),
+        "role-assignments": str(assignment.pk),
+        "invitations": str(invitation.pk),
+        "service-accounts": str(robot.pk),
+        "api-keys": str(key.pk),
+        "audit-events": str(event.pk),
+        "members": str(erin.pk),
+    }

@@ -45,8 +45,9 @@ def view_methods(callback) -> set[str] | None:
     return {method.upper() for method in names if hasattr(cls, method)}
 
 
-def api_routes() -> list[Route]:
-    """Every (pattern, method) MLMeta serves under /api/v1, in URLconf order."""
+def api_routes(under: str = API_PREFIX) -> list[Route]:
+    """Every (pattern, method) MLMeta serves under `under` (/api/v1 by default; the permission
+    matrix of the control plane asks for /api/control/v1/), in URLconf order."""
     routes = []
 
     def walk(patterns, prefix):
@@ -56,7 +57,7 @@ def api_routes() -> list[Route]:
                 walk(entry.url_patterns, path)
             elif isinstance(entry, URLPattern) and entry.callback is not api_not_found:
                 path = "/" + path.lstrip("/")
-                if path.startswith(API_PREFIX):
+                if path.startswith(under):
                     actions = getattr(entry.callback, "actions", None) or {}
                     for method in sorted(view_methods(entry.callback) or {"ANY"}):
                         routes.append(Route(method, path, actions.get(method.lower()), entry.callback))
