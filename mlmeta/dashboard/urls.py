@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlmeta.dashboard import artifacts, compare, models, stacks
+from mlmeta.dashboard import artifacts, automation, compare, models, stacks
 
 urlpatterns = [
     path("artifacts/", artifacts.ArtifactListView.as_view(), name="artifact-list"),
@@ -27,4 +27,10 @@ urlpatterns = [
     path("stacks/", stacks.StackListView.as_view(), name="stack-list"),
     path("stacks/<uuid:pk>/", stacks.StackDetailView.as_view(), name="stack-detail"),
     path("runs/compare", compare.RunCompareView.as_view(), name="run-compare"),
+    path("schedules/", automation.ScheduleListView.as_view(), name="schedule-list"),
+    path("schedules/new", automation.ScheduleFormView.as_view(), name="schedule-create"),
+    path("schedules/<uuid:pk>/", automation.ScheduleFormView.as_view(), name="schedule-edit"),
+    path("triggers/", automation.TriggerListView.as_view(), name="trigger-list"),
+    path("triggers/new", automation.TriggerFormView.as_view(), name="trigger-create"),
+    path("triggers/<uuid:pk>/", automation.TriggerFormView.as_view(), name="trigger-edit"),
 ]
