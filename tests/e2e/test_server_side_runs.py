@@ -1,0 +1,199 @@
+"""Server-side runs end to end: the real zenml client records a pipeline run on a real MLMeta;
+the run is replayed through the API; a real Celery worker on the server's broker hands it to the
+`local` runner, whose zenml client (ZenML's runner entrypoint for snapshots) runs the pipeline
+against the server again. A worker killed mid-task has its task redelivered and still exactly one
+run results (the claim)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, ZENML_VENV
+
+SCRIPTS = ROOT / "tests" / "e2e" / "scripts"
+REDIS_URL = os.environ.get("MLMETA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def worker_env(server, **extra) -> dict[str, str]:
+    return {
+        **server.env,
+        "MLMETA_RUNNER_SOURCE_ROOT": str(SCRIPTS),
+        "MLMETA_RUNNER_PYTHON": str(ZENML_VENV / "bin" / "python"),
+        **extra,
+    }
+
+
+def start_worker(env: dict, log: Path, name: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO"]
+    command += ["--without-gossip", "--without-mingle", "--hostname", f"{name}-{os.getpid()}@%h"]
+    with log.open("a") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    wait_for_text(log, "ready.", process)
+    return process
+
+
+def wait_for_text(log: Path, text: str, process=None, timeout: float = 90) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = log.read_text(errors="replace") if log.exists() else ""
+        if text in content:
+            return content
+        if process is not None and process.poll() is not None:
+            break
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} not in {log.name}:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Api:
+    def __init__(self, base_url: str):
+        response = requests.post(
+            f"{base_url}/api/v1/login", data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        self.base = f"{base_url}/api/v1"
+        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def get(self, path: str, **params):
+        response = requests.get(self.base + path, headers=self.headers, params=params, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def post(self, path: str, body: dict) -> requests.Response:
+        return requests.post(self.base + path, headers=self.headers, json=body, timeout=30)
+
+    def wait_finished(self, run_id: str, timeout: float = 240) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.get(f"/runs/{run_id}")
+            if run["body"]["status"] in ("completed", "failed", "stopped", "cancelled"):
+                return run
+            time.sleep(1)
+        raise AssertionError(f"run {run_id} still {run['body']['status']}: {run['body'].get('status_reason')}")
+
+
+@pytest.fixture(scope="module")
+def recorded_run(zenml) -> dict:
+    """A run of the 2-step pipeline, recorded by the real zenml client."""
+    return zenml.script("pipeline.py", "e2e_pipeline").ok().data
+
+
+@pytest.fixture(scope="module")
+def api(mlmeta_server) -> Api:
+    return Api(mlmeta_server.url)
+
+
+@pytest.fixture(scope="module")
+def worker(mlmeta_server, tmp_path_factory):
+    """A real worker on the server's own (embedded) broker, as `make run` starts one."""
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_worker(worker_env(mlmeta_server), log, "runs")
+    yield log
+    end(process)
+
+
+def assert_ran_like_the_client(api: Api, run: dict, recorded: dict) -> None:
+    assert run["body"]["status"] == "completed", json.dumps(run["body"])[:2000]
+    steps = {step["name"]: step for step in api.get("/steps", pipeline_run_id=run["id"], size=50)["items"]}
+    assert set(steps) == set(recorded["steps"]) == {"produce", "consume"}
+    for step in steps.values():
+        assert step["body"]["status"] == "completed"
+    outputs = api.get(f"/steps/{steps['produce']['id']}")["resources"]["outputs"]
+    (artifact,) = outputs["output"]
+    assert artifact["id"] not in recorded["steps"]["produce"]["outputs"]["output"]
+
+
+def test_a_replayed_run_completes_with_its_steps_and_artifacts(api, recorded_run, worker):
+    response = api.post(f"/runs/{recorded_run['id']}/replay", {})
+    assert response.status_code == 200, response.text
+    new = response.json()
+    assert new["id"] != recorded_run["id"] and new["body"]["status"] == "initializing"
+    run = api.wait_finished(new["id"])
+    assert_ran_like_the_client(api, run, recorded_run)
+    assert run["resources"]["original_run"]["id"] == recorded_run["id"]
+    assert run["body"].get("status_reason") in (None, "")
+
+
+def test_a_wrong_parameter_type_is_refused_before_anything_is_queued(api, recorded_run, worker):
+    before = api.get("/runs", size=1)["total"]
+    response = api.post(f"/runs/{recorded_run['id']}/replay", {"run_configuration": {"enable_cache": "often"}})
+    assert response.status_code == 422, response.text
+    assert "enable_cache" in response.text
+    assert api.get("/runs", size=1)["total"] == before
+
+
+def test_a_worker_killed_mid_task_still_yields_exactly_one_run(api, mlmeta_server, recorded_run, tmp_path):
+    """On Redis (unacked tasks come back): worker A claims the run and starts its runner, is
+    SIGKILLed; worker B gets the redelivered task, finds the claim and launches nothing."""
+    env = worker_env(
+        mlmeta_server,
+        CELERY_BROKER_URL=REDIS_URL,
+        MLMETA_BROKER_OPTIONS=json.dumps(
+            {"visibility_timeout": 5, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+        ),
+    )
+    subprocess.run([sys.executable, "-m", "celery", "-A", "config", "purge", "-f"], cwd=ROOT, env=env, check=True)
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    worker_a = start_worker(env, log_a, "killed")
+    try:
+        launched = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", LAUNCH.format(run_id=recorded_run["id"])],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert launched.returncode == 0, launched.stderr
+        run_id = launched.stdout.strip().splitlines()[-1]
+        deadline = time.monotonic() + 60
+        # Claimed by A, runner started (not yet finished): kill A now.
+        while True:
+            body = api.get(f"/runs/{run_id}")["body"]
+            if body["status"] == "running" or body.get("status_reason") == "Starting the runner.":
+                break
+            assert body["status"] == "initializing", body
+            assert time.monotonic() < deadline, "worker A never claimed the run"
+            time.sleep(0.1)
+        worker_a.send_signal(signal.SIGKILL)
+        worker_a.wait()
+        worker_b = start_worker(env, log_b, "redelivered")
+        try:
+            wait_for_text(log_b, "already claimed or not initializing", worker_b, timeout=90)
+        finally:
+            end(worker_b)
+        run = api.wait_finished(run_id)
+        assert_ran_like_the_client(api, run, recorded_run)
+        snapshot_id = run["resources"]["snapshot"]["id"]
+        runs = api.get("/runs", snapshot_id=snapshot_id, size=10)
+        assert [r["id"] for r in runs["items"]] == [run_id]
+    finally:
+        end(worker_a)
+
+
+# Run inside `manage.py shell` with the worker's env: launch a replay so its task goes to Redis.
+LAUNCH = """
+from django.db import transaction
+from mlmeta import launching
+from mlmeta.models import PipelineRun
+source = PipelineRun.objects.get(pk="{run_id}")
+with transaction.atomic():
+    run = launching.replay_run(source, user=source.user)
+print(run.pk)
+"""
