@@ -117,3 +117,25 @@ def record_handle(run, handle: dict) -> None:
     launch = dict(PipelineRun.objects.filter(pk=run.pk).values_list("launch", flat=True).first() or {})
     launch["handle"] = {**(launch.get("handle") or {}), **(handle or {})}
     PipelineRun.objects.filter(pk=run.pk).update(launch=launch)
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=240)
+def sweep_server_side_runs() -> dict:
+    """Safety net for lost tasks (a broker that drops an unacked message, a crash between commit
+    and enqueue): server-side runs still queued after the claim lease are enqueued again (the claim
+    keeps it to one launch); claimed ones whose launcher died before starting a runner are failed.
+    Scheduled by CELERY_BEAT_SCHEDULE."""
+    from mlmeta.models import PipelineRun
+
+    stale = timezone.now() - timedelta(seconds=settings.MLMETA_RUNNER_CLAIM_SECONDS)
+    waiting = PipelineRun.objects.filter(
+        launch__isnull=False, status=ExecutionStatus.INITIALIZING, created__lt=stale
+    ).values_list("pk", "runner_claimed_at")
+    requeued = failed = 0
+    for run_id, claimed_at in waiting[:500]:
+        if claimed_at is None:
+            run_snapshot.delay(str(run_id))
+            requeued += 1
+        elif fail_abandoned(run_id):
+            failed += 1
+    return {"requeued": requeued, "failed": failed}

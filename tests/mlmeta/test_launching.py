@@ -5,11 +5,13 @@ import hashlib
 import hmac
 import json
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from mlmeta import launching, runners, tasks
 from mlmeta.choices import ExecutionStatus
@@ -271,3 +273,17 @@ def test_the_kubernetes_runner_builds_a_job_running_the_snapshot_entrypoint(admi
     assert secret.metadata.name == job.metadata.name
     with pytest.raises(runners.RunnerError, match="image"):
         KubernetesRunner("kubernetes").build_job(run, environment)
+
+
+def test_the_sweeper_requeues_lost_tasks_and_fails_abandoned_claims(admin, snapshot, queued):
+    lost = launching.launch_snapshot(snapshot, user=admin)
+    abandoned = launching.launch_snapshot(snapshot, user=admin)
+    fresh = launching.launch_snapshot(snapshot, user=admin)
+    assert tasks.claim(abandoned.pk)
+    old = timezone.now() - timedelta(hours=1)
+    PipelineRun.objects.filter(pk__in=[lost.pk, abandoned.pk]).update(created=old, runner_claimed_at=None)
+    PipelineRun.objects.filter(pk=abandoned.pk).update(runner_claimed_at=old)
+    assert tasks.sweep_server_side_runs() == {"requeued": 1, "failed": 1}
+    assert queued == [str(lost.pk)]
+    statuses = dict(PipelineRun.objects.filter(pk__in=[lost.pk, abandoned.pk, fresh.pk]).values_list("pk", "status"))
+    assert statuses == {lost.pk: "initializing", abandoned.pk: "failed", fresh.pk: "initializing"}
