@@ -695,10 +695,10 @@ def _check_key_owner(account: User, by, request) -> None:
         **context,
     )
     _check_can(by, "update", "service_account", account.organization, request, obj=account)
-    _check_acts_as(account, by, request)
+    check_acts_as(account, by, request)
 
 
-def _check_acts_as(account: User, by, request) -> None:
+def check_acts_as(account: User, by, request) -> None:
     """A key acts as its account, so minting, rotating or changing one hands the account's roles
     to whoever holds the key: refused (audited) unless `by` holds every permission the account
     holds, at each scope of its roles (theirs and their teams'). Without it a tenant admin could

@@ -132,6 +132,7 @@ class APIKeyViewSet(ZenViewSet):
         account = self.service_account()
         if not User.objects.allows(request.user, "update", account, "service_account"):
             self.deny("create", resource_id=account.pk)
+        access.check_acts_as(account, request.user, request)  # the key would act as the account
         key, plaintext = self.save_or_conflict(
             lambda: APIKey.issue(
                 organization=account.organization or request.tenant.organization,
@@ -146,6 +147,7 @@ class APIKeyViewSet(ZenViewSet):
 
     def rotate(self, request, *args, **kwargs):
         key = self.get_object()
+        access.check_acts_as(key.service_account, request.user, request)
         data = self.validated(request.data, "APIKeyRotateRequest")
         minutes = data.get("retain_period_minutes") or 0
         if not 0 <= minutes <= MAX_RETAIN_MINUTES:  # the column's range (and a date Python can reach)
@@ -160,6 +162,7 @@ class APIKeyViewSet(ZenViewSet):
         return rendered
 
     def perform_update(self, key, data):
+        access.check_acts_as(key.service_account, self.request.user, self.request)
         for field in ("name", "description", "active"):
             if data.get(field) is not None:
                 setattr(key, field, data[field])

@@ -204,3 +204,22 @@ def test_service_accounts_and_keys_are_isolated_between_tenants(api, client, ten
     token = login(client, key["body"]["key"]).json()["access_token"]
     assert me(client, token, "/t/other").status_code == 401
     assert APIKey.objects.get().active
+
+
+def test_tenant_admin_cannot_key_an_account_that_holds_more_than_they_do(api, admin, tenant):
+    """A key acts as its account: the tenant admin may not mint, rotate or change the keys of an
+    organization service account in their tenant that is also org-admin (the key would make them
+    org-admin through the control plane). The same rule as /api/control/v1 (tenants.access)."""
+    boss = access.create_service_account(tenant.organization, "boss-bot")
+    access.assign_role("org-admin", user=boss, organization=tenant.organization)
+    access.add_member(tenant, boss, "tenant-viewer")
+    key, _ = access.issue_api_key(boss, "main")
+    keys = f"/api/v1/service_accounts/{boss.pk}/api_keys"
+    assert api.get(keys).status_code == 200  # the account is in their tenant: they see it
+    minted = api.post(keys, {"name": "mine"}, format="json")
+    assert minted.status_code == 403 and "do not hold" in minted.json()["detail"][1]
+    assert api.put(f"{keys}/{key.pk}/rotate", {}, format="json").status_code == 403
+    assert api.put(f"{keys}/{key.pk}", {"description": "mine now"}, format="json").status_code == 403
+    assert list(APIKey.objects.filter(service_account=boss).values_list("name", "description", "last_rotated")) == [
+        ("main", "", None)
+    ]
