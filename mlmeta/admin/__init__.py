@@ -1,5 +1,5 @@
 """Django admin of the metadata store, one module per aggregate (imported here to register)."""
 
-from mlmeta.admin import artifacts, metadata, pipelines, registry, runs, stacks
+from mlmeta.admin import artifacts, automation, metadata, pipelines, registry, runs, stacks
 
-__all__ = ["artifacts", "metadata", "pipelines", "registry", "runs", "stacks"]
+__all__ = ["artifacts", "automation", "metadata", "pipelines", "registry", "runs", "stacks"]
