@@ -22,7 +22,7 @@ from django.views.generic import TemplateView
 from core.api.exceptions import ZenError
 from core.paginators import CappedCountPaginator
 from core.signals import access_denied, resource_changed
-from mlmeta import artifact_files
+from mlmeta import artifact_files, launching
 from mlmeta.choices import MetadataResourceType, TaggableResourceType
 from mlmeta.models import (
     Artifact,
@@ -221,6 +221,7 @@ class RunDetailView(RunObjectMixin, TemplateView):
             components=list(run.stack.components.order_by("type", "name")) if run.stack else [],
             logs=_log_lines(_run_logs(run)),
             may_stop=run.in_progress and rbac.check(user, "update", run),
+            may_rerun=run.snapshot is not None and launching.may_launch(user, run.snapshot),
             may_delete=rbac.check(user, "delete", run),
         )
         return context
@@ -328,9 +329,31 @@ class RunStopView(RunObjectMixin, View):
             refuse(request, "update", run, "You may not stop this run.")
         before = run.status
         run.request_stop(graceful=request.POST.get("graceful") == "1")
+        if run.launch:
+            launching.stop_runner(run)
+            run.refresh_from_db(fields=["status"])
         audit_change(request, "update", run, run.pk, {"status": [before, run.status]})
         messages.success(request, f"Asked run {run.name} to stop.")
         return redirect("run-detail", pk=run.pk)
+
+
+class RunRerunView(RunObjectMixin, View):
+    """Re-run a run server-side (launching.replay_run): its snapshot with its configuration.
+    Needs read on the snapshot and pipeline_run:create; a snapshot that cannot run is a message."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        run = self.get_run(pk)
+        if run.snapshot is None or not launching.may_launch(request.user, run.snapshot):
+            refuse(request, "create", run, "You may not re-run this run.")
+        try:
+            new_run = launching.replay_run(run, user=request.user, request=request)
+        except ZenError as exc:
+            messages.error(request, f"This run cannot be re-run: {exc.message}")
+            return redirect("run-detail", pk=run.pk)
+        messages.success(request, f"Started {new_run.name}, a re-run of {run.name}.")
+        return redirect("run-detail", pk=new_run.pk)
 
 
 class RunDeleteView(RunObjectMixin, View):

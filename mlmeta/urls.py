@@ -9,6 +9,7 @@ urlpatterns = [
     path("runs/delete", run_views.RunBulkDeleteView.as_view(), name="run-bulk-delete"),
     path("runs/<uuid:pk>/", run_views.RunDetailView.as_view(), name="run-detail"),
     path("runs/<uuid:pk>/stop", run_views.RunStopView.as_view(), name="run-stop"),
+    path("runs/<uuid:pk>/rerun", run_views.RunRerunView.as_view(), name="run-rerun"),
     path("runs/<uuid:pk>/delete", run_views.RunDeleteView.as_view(), name="run-delete"),
     path("steps/<uuid:pk>/", run_views.StepDetailView.as_view(), name="step-detail"),
     path("steps/<uuid:pk>/expire-cache", run_views.StepExpireCacheView.as_view(), name="step-expire-cache"),

@@ -287,3 +287,32 @@ def test_the_sweeper_requeues_lost_tasks_and_fails_abandoned_claims(admin, snaps
     assert queued == [str(lost.pk)]
     statuses = dict(PipelineRun.objects.filter(pk__in=[lost.pk, abandoned.pk, fresh.pk]).values_list("pk", "status"))
     assert statuses == {lost.pk: "initializing", abandoned.pk: "failed", fresh.pk: "initializing"}
+
+
+def test_the_dashboard_reruns_a_run_and_shows_why_a_server_side_run_failed(client, admin, snapshot, queued):
+    source = launching.launch_snapshot(snapshot, user=admin)
+    launching.fail(source.pk, "The runner exited with code 1: ModuleNotFoundError: train")
+    client.force_login(admin)
+    page = client.get(f"/runs/{source.pk}/").content.decode()
+    assert "The runner exited with code 1: ModuleNotFoundError: train" in page
+    assert f'action="/runs/{source.pk}/rerun"' in page
+    response = client.post(f"/runs/{source.pk}/rerun")
+    assert response.status_code == 302
+    rerun = PipelineRun.objects.exclude(pk=source.pk).get(original_run=source)
+    assert response["Location"] == f"/runs/{rerun.pk}/"
+    assert rerun.status == ExecutionStatus.INITIALIZING and rerun.launch["trigger"]["type"] == "replay"
+    page = client.get(f"/runs/{rerun.pk}/").content.decode()
+    assert "re-run of" in page and launching.QUEUED_REASON in page
+    # Stop on the dashboard ends a queued server-side run too.
+    assert client.post(f"/runs/{rerun.pk}/stop").status_code == 302
+    rerun.refresh_from_db()
+    assert rerun.status == ExecutionStatus.STOPPED
+
+
+def test_a_viewer_sees_no_rerun_button_and_may_not_post_one(client, tenant, admin, snapshot, queued):
+    source = launching.launch_snapshot(snapshot, user=admin)
+    viewer = make_user("viewer", tenant, role="tenant-viewer")
+    client.force_login(viewer)
+    assert "/rerun" not in client.get(f"/runs/{source.pk}/").content.decode()
+    assert client.post(f"/runs/{source.pk}/rerun").status_code == 403
+    assert PipelineRun.objects.count() == 1
