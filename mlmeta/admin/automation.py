@@ -2,6 +2,7 @@
 which shows it once)."""
 
 from django.contrib import admin
+from django.db import models
 
 from mlmeta.models.automation import Trigger, TriggerDispatch
 from tenants.admin_base import RestrictedModelAdmin, related_link
@@ -16,6 +17,7 @@ class TriggerAdmin(RestrictedModelAdmin):
     exclude = ("secret_sealed",)
     autocomplete_fields = ("pipeline", "model", "snapshot")
     readonly_fields = ("id", "created", "updated")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     project_link = related_link("project")
 

@@ -42,6 +42,8 @@ class ScheduleForm(forms.ModelForm):
 
 
 class TriggerForm(forms.ModelForm):
+    webhook_url = forms.URLField(max_length=1024, required=False, assume_scheme="https")
+
     class Meta:
         model = Trigger
         fields = [
