@@ -24,6 +24,11 @@ class KubernetesRunner(Runner):
     def namespace(self) -> str:
         return self.options.get("namespace", "default")
 
+    def refuse(self, snapshot) -> str | None:
+        if not self.options.get("image"):
+            return "The kubernetes runner has no `image` configured."
+        return super().refuse(snapshot)
+
     def build_secret(self, run, environment: dict) -> client.V1Secret:
         return client.V1Secret(
             metadata=client.V1ObjectMeta(name=job_name(run), labels={"mlmeta.run": str(run.pk)}),

@@ -41,6 +41,15 @@ class LocalRunner(Runner):
     def source_root(self) -> str:
         return self.options.get("source_root") or settings.MLMETA_RUNNER_SOURCE_ROOT or str(settings.BASE_DIR)
 
+    def refuse(self, snapshot) -> str | None:
+        """No Python with zenml to run it in, or no source root to import the pipeline from."""
+        python = self.python()
+        if os.sep in python and not os.access(python, os.X_OK):
+            return f"The local runner's Python {python} does not exist on this server."
+        if not Path(self.source_root()).is_dir():
+            return f"The local runner's source root {self.source_root()} does not exist on this server."
+        return super().refuse(snapshot)
+
     def log_path(self, run) -> Path:
         folder = Path(settings.VAR_DIR) / "runner-logs"
         folder.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,16 @@ class WebhookRunner(Runner):
     """Options: `kind` (github | gitlab | http), `url`; github: `repository`, `workflow`, `ref`, `token`;
     gitlab: `project`, `ref`, `token` (trigger token); http: `secret` (HMAC key), `headers`."""
 
+    def refuse(self, snapshot) -> str | None:
+        kind = self.options.get("kind", "http")
+        needed = {"github": ("repository", "workflow", "token"), "gitlab": ("project", "token"), "http": ("url",)}
+        if kind not in needed:
+            return f"The {self.name} runner has an unknown webhook kind {kind!r}."
+        missing = [option for option in needed[kind] if not self.options.get(option)]
+        if missing:
+            return f"The {self.name} runner ({kind}) is missing {', '.join(missing)}."
+        return super().refuse(snapshot)
+
     def request(self, run, environment: dict) -> urllib.request.Request:
         data = payload(run, environment)
         kind = self.options.get("kind", "http")

@@ -316,3 +316,18 @@ def test_a_viewer_sees_no_rerun_button_and_may_not_post_one(client, tenant, admi
     assert "/rerun" not in client.get(f"/runs/{source.pk}/").content.decode()
     assert client.post(f"/runs/{source.pk}/rerun").status_code == 403
     assert PipelineRun.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("runner", "message"),
+    [
+        ({"class": "mlmeta.runners.local.LocalRunner", "python": "/nonexistent/python"}, "does not exist"),
+        ({"class": "mlmeta.runners.kubernetes.KubernetesRunner"}, "no `image`"),
+        ({"class": "mlmeta.runners.webhook.WebhookRunner", "kind": "github", "repository": "a/b"}, "workflow, token"),
+    ],
+)
+def test_a_runner_that_cannot_run_the_snapshot_refuses_it_before_queueing(api, snapshot, queued, runner, message):
+    with override_settings(MLMETA_RUNNERS={"chosen": runner}, MLMETA_DEFAULT_RUNNER="chosen"):
+        response = launch(api, snapshot)
+    assert response.status_code == 422 and message in response.json()["detail"][1]
+    assert PipelineRun.objects.count() == 0 and queued == []
