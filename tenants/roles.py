@@ -110,7 +110,8 @@ BUILTIN_ROLES = {
         "Tenant Admin",
         "tenant",
         "Everything in the tenant and all its projects, including members, projects and settings.",
-        perms((*PROJECT_TYPES, *TENANT_TYPES, "member", "invitation", "audit_event")),
+        perms((*PROJECT_TYPES, *TENANT_TYPES, "member", "invitation", "audit_event"))
+        - {"tenant:create", "tenant:delete"},  # creating and deleting tenants is the organization's
     ),
     "tenant-developer": (
         "Tenant Developer",

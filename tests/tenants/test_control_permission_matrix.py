@@ -337,13 +337,14 @@ def test_control_permission_matrix(matrix, route):
 def test_personas_hold_what_their_roles_say(matrix):
     """The expectations come from tenants/roles.py: org-viewer reads O's organization resources
     and writes nothing; a tenant-admin holds nothing at O's level, and in their own tenant
-    manages it, its members and its service accounts."""
+    manages it (but does not delete it), its members and its service accounts."""
     vera, tess, tina = (matrix.personas[name] for name in ("vera", "tess", "tina"))
     assert "team:read" in vera.perms("O") and not any(
         p.endswith((":create", ":update", ":delete")) for p in vera.perms("O")
     )
     assert tess.perms("O") == tess.perms("beta") == tina.perms("O") == frozenset()
-    assert {"tenant:delete", "member:create", "service_account:update"} <= tina.perms("beta")
+    assert {"tenant:update", "member:create", "service_account:update"} <= tina.perms("beta")
+    assert "tenant:delete" not in tina.perms("beta")  # deleting a tenant is the organization's
     assert User.objects.get(username="robo").is_service_account
 
 
