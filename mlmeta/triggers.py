@@ -73,6 +73,9 @@ def run_status_changed(run) -> None:
     ids = list(
         Trigger.objects.filter(active=True, event=event, pipeline_id=run.pipeline_id).values_list("pk", flat=True)
     )
+    # A run started by a trigger never fires that same trigger again (no self-sustaining loop).
+    launched_by = ((getattr(run, "launch", None) or {}).get("trigger") or {}).get("id")
+    ids = [pk for pk in ids if str(pk) != launched_by]
     if ids:
         payload = {
             "event": event.value,

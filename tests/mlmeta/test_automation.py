@@ -143,3 +143,40 @@ def test_signatures_verify_only_the_signed_body():
     assert not triggers.verify(b"k", b'{"a": 2}', signature)
     assert not triggers.verify(b"other", b'{"a": 1}', signature)
     assert not triggers.verify(b"k", b'{"a": 1}', None)
+
+
+def test_a_run_started_by_a_trigger_does_not_fire_it_again(snapshot, alice, django_capture_on_commit_callbacks):
+    from mlmeta.choices import ExecutionStatus
+    from mlmeta.models import PipelineRun
+
+    trigger = Trigger.objects.create(
+        project=snapshot.project,
+        user=alice,
+        name="loop",
+        event="run_completed",
+        pipeline=snapshot.pipeline,
+        action="run_snapshot",
+        snapshot=snapshot,
+    )
+    own = {"trigger": {"type": "trigger", "id": str(trigger.pk)}}
+    with django_capture_on_commit_callbacks() as callbacks:
+        PipelineRun.objects.create(
+            project=snapshot.project,
+            user=alice,
+            name="r1",
+            pipeline=snapshot.pipeline,
+            snapshot=snapshot,
+            status=ExecutionStatus.COMPLETED,
+            launch=own,
+        )
+    assert callbacks == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        PipelineRun.objects.create(
+            project=snapshot.project,
+            user=alice,
+            name="r2",
+            pipeline=snapshot.pipeline,
+            snapshot=snapshot,
+            status=ExecutionStatus.COMPLETED,
+        )
+    assert len(callbacks) == 1
