@@ -284,11 +284,14 @@ def replay_run(run: PipelineRun, *, user, overrides=None, request=None) -> Pipel
 def fail(run_id, reason: str) -> bool:
     """Mark a run that has not started failed with `reason`; whether it was still initializing."""
     now = timezone.now()
-    return bool(
-        PipelineRun.objects.filter(pk=run_id, status=ExecutionStatus.INITIALIZING).update(
-            status=ExecutionStatus.FAILED, status_reason=reason[:255], end_time=now, updated=now
-        )
+    failed = PipelineRun.objects.filter(pk=run_id, status=ExecutionStatus.INITIALIZING).update(
+        status=ExecutionStatus.FAILED, status_reason=reason[:255], end_time=now, updated=now
     )
+    if failed:  # an update() sends no signal: tell the triggers watching for failed runs
+        from mlmeta.triggers import run_status_changed
+
+        run_status_changed(PipelineRun.objects.get(pk=run_id))
+    return bool(failed)
 
 
 def stop_runner(run: PipelineRun) -> None:

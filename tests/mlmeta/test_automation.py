@@ -180,3 +180,24 @@ def test_a_run_started_by_a_trigger_does_not_fire_it_again(snapshot, alice, djan
             status=ExecutionStatus.COMPLETED,
         )
     assert len(callbacks) == 1
+
+
+def test_a_run_the_launcher_fails_fires_the_run_failed_triggers(snapshot, alice, django_capture_on_commit_callbacks):
+    from mlmeta import launching
+    from mlmeta.models import PipelineRun
+
+    Trigger.objects.create(
+        project=snapshot.project,
+        user=alice,
+        name="on-failure",
+        event="run_failed",
+        pipeline=snapshot.pipeline,
+        action="run_snapshot",
+        snapshot=snapshot,
+    )
+    run = PipelineRun.objects.create(
+        project=snapshot.project, user=alice, name="r3", pipeline=snapshot.pipeline, snapshot=snapshot
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert launching.fail(run.pk, "The runner could not start.")
+    assert len(callbacks) == 1
