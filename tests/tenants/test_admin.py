@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from mlmeta.models import Pipeline
+from mlmeta.models.automation import TriggerDispatch
 from secrets_app.models import SecretBackendConfig
 from tenants import access
 from tenants.models import AuditEvent, Membership, Organization, OrganizationSSO, Project, Role, Team, Tenant, User
@@ -16,7 +17,8 @@ from tests.factories import make_account, populate
 OPERATOR_ONLY_ADD = {Organization, Tenant, SecretBackendConfig}
 # Teams, custom roles and single sign-on are organization resources: a tenant admin creates none.
 ORGANIZATION_ADD = {Team, Role, OrganizationSSO}
-NOBODY_ADDS = {AuditEvent}  # the audit trail is written by the application only
+# Written by the application only: the audit trail, and the record of each trigger dispatch.
+NOBODY_ADDS = {AuditEvent, TriggerDispatch}
 OPERATOR_ONLY_DELETE = {Organization, Tenant, User}  # members leave by deleting their membership
 MEMBER_VIEW_ONLY = {Organization}
 

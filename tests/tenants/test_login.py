@@ -75,9 +75,11 @@ def test_tenant_prefix_serves_that_tenant(client, charlie, tenant_a, tenant_b):
 
 def test_member_of_another_tenant_is_refused(charlie_client, tenant_a):
     make_run(tenant_a, "alpha-run")
-    response = charlie_client.get("/")
+    response = charlie_client.get("/runs/")
     assert response.status_code == 403
     assert b"alpha-run" not in response.content
+    # The root page sends him to his own tenant rather than refusing.
+    assert charlie_client.get("/").url == "/t/beta/"
 
 
 def test_unknown_tenant_is_not_found(alice_client):
