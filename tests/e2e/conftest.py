@@ -418,3 +418,34 @@ def pytest_runtest_makereport(item, call):
         log = server.log_since(item.stash.get(LOG_OFFSET, 0))
         report.sections.append(("MLMeta server log during this test", log[-20000:]))
     return report
+
+
+@contextmanager
+def seeded_server(tmp: Path, setup_code: str) -> Iterator[tuple[Server, dict]]:
+    """A running MLMeta of its own (SQLite under tmp, local artifact store under tmp/artifacts/store)
+    after `setup_code` (formatted with `admin` and `store`, run by `manage.py shell`) has printed a
+    JSON line of ids: yields (server, those ids). For the browser tests' fixed scenes."""
+    store = tmp / "artifacts" / "store"
+    store.mkdir(parents=True)
+    port = free_port()
+    server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
+    server.env = server_env(port, tmp / "var", f"sqlite:///{tmp / 'mlmeta.sqlite3'}")
+    server.env["MLMETA_LOCAL_ARTIFACT_ROOTS"] = str(tmp / "artifacts")
+    for command in (["migrate", "--noinput"], ["bootstrap"]):
+        server.manage(*command)
+    output = server.manage("shell", "-c", setup_code.format(admin=ADMIN_USERNAME, store=str(store)))
+    ids = json.loads(output.splitlines()[-1])
+    with server.log_path.open("ab") as log:
+        server.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+            cwd=ROOT,
+            env=server.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        wait_healthy(server, port)
+        yield server, ids
+    finally:
+        stop(server.process)

@@ -6,24 +6,11 @@ One MLMeta process (gunicorn, SQLite) for the module, whose local artifact root 
 directory holding the step's log file.
 """
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (
-    ADMIN_PASSWORD,
-    ADMIN_USERNAME,
-    ROOT,
-    Server,
-    free_port,
-    require,
-    server_env,
-    stop,
-    wait_healthy,
-)
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, require, seeded_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output"
@@ -80,32 +67,8 @@ PipelineRun.objects.get(pk={run!r}).update_status("completed")
 def dashboard(tmp_path_factory):
     """A running MLMeta with two runs (one of three steps, one with logs) and its admin."""
     require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
-    tmp = tmp_path_factory.mktemp("dashboard")
-    store = tmp / "artifacts" / "store"
-    store.mkdir(parents=True)
-    port = free_port()
-    server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
-    server.env = server_env(port, tmp / "var", f"sqlite:///{tmp / 'mlmeta.sqlite3'}")
-    server.env["MLMETA_LOCAL_ARTIFACT_ROOTS"] = str(tmp / "artifacts")
-    for command in (["migrate", "--noinput"], ["bootstrap"]):
-        server.manage(*command)
-    ids = json.loads(
-        server.manage("shell", "-c", SETUP.format(admin=ADMIN_USERNAME, store=str(store))).splitlines()[-1]
-    )
-    with server.log_path.open("ab") as log:
-        server.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-            cwd=ROOT,
-            env=server.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    try:
-        wait_healthy(server, port)
-        yield server, ids
-    finally:
-        stop(server.process)
+    with seeded_server(tmp_path_factory.mktemp("dashboard"), SETUP) as scene:
+        yield scene
 
 
 def test_runs_list_run_dag_and_step_logs(dashboard):

@@ -6,24 +6,11 @@ One MLMeta process (gunicorn, SQLite) for the module; the local artifact store i
 directory holding the visualization's file.
 """
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (
-    ADMIN_PASSWORD,
-    ADMIN_USERNAME,
-    ROOT,
-    Server,
-    free_port,
-    require,
-    server_env,
-    stop,
-    wait_healthy,
-)
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, require, seeded_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output"
@@ -65,32 +52,8 @@ print(json.dumps({{"runs": runs, "version": str(version.pk), "model_version": st
 def dashboard(tmp_path_factory):
     """A running MLMeta with two comparable runs, an artifact with an HTML visualization and a model."""
     require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
-    tmp = tmp_path_factory.mktemp("registry")
-    store = tmp / "artifacts" / "store"
-    store.mkdir(parents=True)
-    port = free_port()
-    server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
-    server.env = server_env(port, tmp / "var", f"sqlite:///{tmp / 'mlmeta.sqlite3'}")
-    server.env["MLMETA_LOCAL_ARTIFACT_ROOTS"] = str(tmp / "artifacts")
-    for command in (["migrate", "--noinput"], ["bootstrap"]):
-        server.manage(*command)
-    ids = json.loads(
-        server.manage("shell", "-c", SETUP.format(admin=ADMIN_USERNAME, store=str(store))).splitlines()[-1]
-    )
-    with server.log_path.open("ab") as log:
-        server.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-            cwd=ROOT,
-            env=server.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    try:
-        wait_healthy(server, port)
-        yield server, ids
-    finally:
-        stop(server.process)
+    with seeded_server(tmp_path_factory.mktemp("registry"), SETUP) as scene:
+        yield scene
 
 
 def test_visualization_comparison_and_promotion(dashboard):
