@@ -3,9 +3,10 @@ here, on the configured broker: Redis in CI, the embedded filesystem broker othe
 
 The worker cannot see pytest-django's in-memory test database, so this module swaps the default
 connection for a SQLite file that it migrates itself and hands to the processes (DATABASE_URL).
-Runs are launched through mlmeta.launching with a no-op runner (tests/mlmeta/noop_runner.py).
-"Broker restarted with triggers queued" is tested as: worker stopped, dispatches queued, a new
-worker started, the dispatches run (restarting Redis itself is not possible in CI)."""
+Runs are launched through mlmeta.launching with the runners of tests/mlmeta/noop_runner.py.
+"Broker restarted with triggers queued" is tested on a redis-server of the tests' own
+(tests/redis_server.py), really restarted: with the worker stopped (the queued dispatches run
+once each when a worker comes) and with the worker up (it reconnects and runs the next one)."""
 
 import hashlib
 import hmac
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -30,27 +32,34 @@ from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from config.celery import app as celery_app
 from mlmeta import scheduling, triggers
-from mlmeta.automation_tasks import dispatch_trigger
 from mlmeta.choices import ExecutionStatus
 from mlmeta.models import Model, ModelVersion, Pipeline, PipelineRun, PipelineSnapshot, Schedule, Stack
 from mlmeta.models.automation import Trigger, TriggerDispatch
 from tenants import access
 from tenants.models import AuditEvent, Project, User
 from tenants.services import create_tenant
+from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNNERS_JSON = json.dumps({"noop": {"class": "tests.mlmeta.noop_runner.NoopRunner"}})
+RUNNERS_JSON = json.dumps(
+    {
+        "noop": {"class": "tests.mlmeta.noop_runner.NoopRunner"},
+        "complete": {"class": "tests.mlmeta.noop_runner.CompletingRunner"},
+    }
+)
 
 
 class Processes:
-    """The worker and beat processes, restartable (the worker) within the module."""
+    """The worker and beat processes on `broker_url` (the configured broker by default),
+    restartable (the worker) within the module."""
 
-    def __init__(self, tmp: Path, database: Path):
+    def __init__(self, tmp: Path, database: Path, broker_url: str | None = None):
         self.tmp = tmp
         self.env = {
             **os.environ,
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
             "MLMETA_VAR_DIR": str(settings.VAR_DIR),
             "DATABASE_URL": f"sqlite:///{database}",
             "MLMETA_RUNNERS_JSON": RUNNERS_JSON,
@@ -137,7 +146,8 @@ def world(shared_db):
     access.add_member(tenant, owner, "tenant-developer")
     project = Project.objects.get(tenant=tenant, name="default")
     stack = Stack.objects.create(tenant=tenant, name="noop-stack", labels={"mlmeta.runner": "noop"})
-    return {"tenant": tenant, "owner": owner, "project": project, "stack": stack}
+    completing = Stack.objects.create(tenant=tenant, name="completing-stack", labels={"mlmeta.runner": "complete"})
+    return {"tenant": tenant, "owner": owner, "project": project, "stack": stack, "completing_stack": completing}
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +161,13 @@ def processes(shared_db, world):
     procs.stop(procs.worker)
 
 
-def make_snapshot(world, pipeline_name: str) -> PipelineSnapshot:
+def make_snapshot(world, pipeline_name: str, stack: Stack | None = None) -> PipelineSnapshot:
     pipeline = Pipeline.objects.create(project=world["project"], user=world["owner"], name=pipeline_name)
     return PipelineSnapshot.objects.create(
         project=world["project"],
         user=world["owner"],
         pipeline=pipeline,
-        stack=world["stack"],
+        stack=stack or world["stack"],
         run_name_template=f"{pipeline_name}-{{date}}-{{time}}",
         pipeline_configuration={"name": pipeline_name, "parameters": {}},
     )
@@ -165,6 +175,15 @@ def make_snapshot(world, pipeline_name: str) -> PipelineSnapshot:
 
 def runs_of(snapshot) -> list[PipelineRun]:
     return list(PipelineRun.objects.filter(pipeline_id=snapshot.pipeline_id).order_by("created"))
+
+
+def finish_run(world, snapshot, name: str) -> PipelineRun:
+    """A client-reported run of `snapshot` that completes (its 'run completed' triggers fire)."""
+    run = PipelineRun.objects.create(
+        project=world["project"], user=world["owner"], name=name, pipeline=snapshot.pipeline, snapshot=snapshot
+    )
+    run.update_status(ExecutionStatus.COMPLETED)
+    return run
 
 
 def make_schedule(world, snapshot, **fields) -> Schedule:
@@ -257,10 +276,7 @@ def test_run_completion_trigger_runs_a_snapshot_once(processes, world):
     trigger, _ = make_trigger(
         world, event="run_completed", pipeline=upstream.pipeline, action="run_snapshot", snapshot=downstream
     )
-    run = PipelineRun.objects.create(
-        project=world["project"], user=world["owner"], name="up-1", pipeline=upstream.pipeline, snapshot=upstream
-    )
-    run.update_status(ExecutionStatus.COMPLETED)
+    run = finish_run(world, upstream, "up-1")
     dispatch = wait_until(
         lambda: TriggerDispatch.objects.filter(trigger=trigger, status="succeeded").first(), what="the dispatch"
     )
@@ -383,15 +399,86 @@ def test_unsigned_or_badly_signed_inbound_webhooks_are_refused(world, shared_db,
 # Broker/worker restart --------------------------------------------------------------------------
 
 
-def test_dispatches_queued_while_no_worker_runs_still_run(processes, world):
-    snapshot = make_snapshot(world, "queued-while-down")
-    trigger, _ = make_trigger(world, event="webhook", action="run_snapshot", snapshot=snapshot)
-    processes.stop(processes.beat)
-    processes.stop(processes.worker)
-    for n in range(3):
-        dispatch_trigger.delay(str(trigger.pk), f"queued-{n}", {"event": "webhook"})
-    time.sleep(1)
-    assert not runs_of(snapshot)
-    processes.start_worker()
-    wait_until(lambda: len(runs_of(snapshot)) == 3, timeout=40, what="the queued dispatches")
-    assert set(TriggerDispatch.objects.filter(trigger=trigger).values_list("status", flat=True)) == {"succeeded"}
+@contextmanager
+def publishing_to(url: str):
+    """This process's Celery app sends its tasks (the triggers' on-commit dispatches) to `url` meanwhile."""
+    previous = celery_app.conf.broker_url
+
+    def switch(to: str) -> None:
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app.conf.broker_url = to
+        celery_app._pool = None  # both pools are built lazily from broker_url again
+        celery_app.amqp._producer_pool = None
+
+    switch(url)
+    try:
+        yield
+    finally:
+        switch(previous)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_worker(shared_db, world, own_redis, tmp_path):
+    """A worker on `own_redis`, started by the test."""
+    procs = Processes(tmp_path, shared_db[1], broker_url=own_redis.url)
+    yield procs
+    procs.stop(procs.worker)
+
+
+def completed_downstream(trigger, snapshot, count: int):
+    """The trigger's succeeded dispatches and the snapshot's completed runs, once there are `count` of each."""
+    dispatches = list(TriggerDispatch.objects.filter(trigger=trigger, status="succeeded"))
+    runs = [run for run in runs_of(snapshot) if run.status == ExecutionStatus.COMPLETED]
+    return len(dispatches) >= count and len(runs) >= count and (dispatches, runs)
+
+
+def test_triggers_queued_before_a_broker_restart_run_once_each_after_it(world, own_redis, redis_worker):
+    upstream = make_snapshot(world, "before-restart")
+    downstream = make_snapshot(world, "after-restart", stack=world["completing_stack"])
+    trigger, _ = make_trigger(
+        world, event="run_completed", pipeline=upstream.pipeline, action="run_snapshot", snapshot=downstream
+    )
+    with publishing_to(own_redis.url):
+        finished = [finish_run(world, upstream, f"before-restart-{n}") for n in range(3)]
+    queue = own_redis.client()
+    assert queue.llen("celery") == 3
+    own_redis.restart()
+    assert own_redis.starts == 2 and queue.llen("celery") == 3  # the append-only file kept them
+    assert not TriggerDispatch.objects.filter(trigger=trigger).exists() and not runs_of(downstream)
+
+    redis_worker.start_worker()
+    dispatches, runs = wait_until(
+        lambda: completed_downstream(trigger, downstream, 3), timeout=40, what="three dispatches and runs"
+    )
+    assert sorted(d.event["run_id"] for d in dispatches) == sorted(str(run.pk) for run in finished)
+    assert sorted(str(d.run_id) for d in dispatches) == sorted(str(run.pk) for run in runs)
+    assert all(run.launch["trigger"] == {"type": "trigger", "id": str(trigger.pk)} for run in runs)
+    assert TriggerDispatch.objects.filter(trigger=trigger).count() == 3 and len(runs_of(downstream)) == 3
+    assert queue.llen("celery") == 0
+
+
+def test_a_worker_up_during_a_broker_restart_reconnects_and_runs_the_next_trigger(world, own_redis, redis_worker):
+    upstream = make_snapshot(world, "during-restart")
+    downstream = make_snapshot(world, "after-reconnect", stack=world["completing_stack"])
+    trigger, _ = make_trigger(
+        world, event="run_completed", pipeline=upstream.pipeline, action="run_snapshot", snapshot=downstream
+    )
+    redis_worker.start_worker()
+    own_redis.restart()
+    wait_for_text(redis_worker.worker_log, "Connection to broker lost", redis_worker.worker, timeout=20)
+    with publishing_to(own_redis.url):
+        finished = finish_run(world, upstream, "after-restart")
+    [dispatch], [run] = wait_until(
+        lambda: completed_downstream(trigger, downstream, 1), timeout=40, what="the dispatch after the restart"
+    )
+    assert dispatch.event["run_id"] == str(finished.pk) and dispatch.run_id == run.pk
+    assert redis_worker.worker.poll() is None
