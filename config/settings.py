@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.envcheck import EnvReader, parse_key_list
@@ -125,6 +126,7 @@ MIDDLEWARE = [
     "tenants.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -213,6 +215,23 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = read.bool("SESSION_COOKIE_SECURE", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "SAMEORIGIN"
+# Content-Security-Policy (django-csp) on every response: scripts and styles only from our own
+# static files, so an escaped-but-missed payload cannot run. A view that sends its own, stricter
+# header keeps it (the artifact visualization frame's sandbox policy); the Django admin works
+# under this policy as it is (its templates have no inline script or style attributes).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [SELF],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

@@ -1,7 +1,8 @@
 """/api/control/v1/: the control-plane API (DRF router), its OpenAPI schema and Swagger UI."""
 
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
@@ -28,6 +29,14 @@ PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(urlconf=SCHEMA_URLCONF, **PUBLIC), name="control-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="control-schema", **PUBLIC), name="control-docs"),
+    # The split view serves Swagger UI's setup script as a file (script-src 'self'); Swagger UI itself
+    # writes a few <style> elements, so this one page also allows inline styles (never scripts).
+    path(
+        "docs/",
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="control-schema", **PUBLIC)
+        ),
+        name="control-docs",
+    ),
     path("", include(router.urls)),
 ]
