@@ -27,6 +27,9 @@ ADDITIONS = {
     ("POST", "/api/v1/logout"): "Same as `GET` (clears the auth cookie), for HTTP clients that log out with a POST.",
     ("POST", "/api/v1/pipeline_snapshots/{}/runs"): "ZenML Pro's run-a-snapshot (PipelineSnapshotRunRequest body): "
     "a server-side run through Celery and a runner (mlmeta/launching.py).",
+    ("POST", "/api/v1/run_templates/{}/runs"): "The real server's run-a-template (only served there with a "
+    "workload manager, so absent from its OpenAPI): what `Client().trigger_pipeline(template_id=...)` calls; "
+    "a server-side run of the template's snapshot.",
     ("POST", "/api/v1/runs/{}/replay"): "ZenML Pro's replay: the run's snapshot run again server-side, with optional "
     "`run_configuration` overrides.",
 }

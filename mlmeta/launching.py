@@ -95,12 +95,25 @@ def schema_section(schema: dict | None, *path: str) -> dict | None:
     return schema if isinstance(schema, dict) else None
 
 
+def without_unset(overrides: dict) -> dict:
+    """The client sends a whole PipelineRunConfiguration (`model_dump()`): a null is an option
+    left unset, at the top and in each step, not an override."""
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if isinstance(overrides.get("steps"), dict):
+        overrides["steps"] = {
+            name: {key: value for key, value in step.items() if value is not None} if isinstance(step, dict) else step
+            for name, step in overrides["steps"].items()
+        }
+    return overrides
+
+
 def validate_overrides(snapshot: PipelineSnapshot, overrides: dict | None) -> dict:
     """The run configuration overrides, checked against ZenML's PipelineRunConfiguration and the
     snapshot's own parameters and steps; returns them (an empty dict if none)."""
     overrides = overrides or {}
     if not isinstance(overrides, dict):
         raise invalid("run_configuration", "Input should be a valid dictionary", overrides)
+    overrides = without_unset(overrides)
     errors = list(validator("PipelineRunConfiguration").iter_errors(overrides))
     if errors:
         loc = ".".join(map(str, ("run_configuration", *errors[0].absolute_path)))
@@ -167,7 +180,7 @@ def merge_configuration(snapshot: PipelineSnapshot, overrides: dict) -> tuple[di
     return pipeline_configuration, step_configurations
 
 
-def derive_snapshot(snapshot: PipelineSnapshot, overrides: dict) -> PipelineSnapshot:
+def derive_snapshot(snapshot: PipelineSnapshot, overrides: dict, template_id=None) -> PipelineSnapshot:
     """A copy of `snapshot` carrying the overrides, pointing back at it (what the real server's
     create_snapshot_from_source does): each server-side run gets its own snapshot, so the runner's
     client replaces exactly this run's placeholder."""
@@ -176,6 +189,7 @@ def derive_snapshot(snapshot: PipelineSnapshot, overrides: dict) -> PipelineSnap
     derived._state.adding = True
     derived.name = None
     derived.source_snapshot = snapshot.source_snapshot or snapshot
+    derived.template_id = template_id or snapshot.template_id
     derived.pipeline_configuration, derived.step_configurations = merge_configuration(snapshot, overrides)
     if overrides.get("run_name"):
         derived.run_name_template = overrides["run_name"]
@@ -207,13 +221,16 @@ def may_launch(user, snapshot) -> bool:
     )
 
 
-def launch_snapshot(snapshot, *, user, overrides=None, trigger=None, source_run=None, request=None) -> PipelineRun:
+def launch_snapshot(
+    snapshot, *, user, overrides=None, trigger=None, source_run=None, template_id=None, request=None
+) -> PipelineRun:
     """Start a server-side run of `snapshot` as `user`; returns the new run (status initializing).
 
     Raises IllegalOperationError (403) without pipeline_run:create in the project or read on the
     snapshot, RequestValidationError (422) for bad overrides, SnapshotNotRunnable (422) for a
     snapshot no runner can run. Nothing is created or queued when it raises. `trigger` is a small
-    JSON note of what started the run ({"type": "api"|"replay"|"schedule"|"trigger", ...})."""
+    JSON note of what started the run ({"type": "api"|"replay"|"schedule"|"trigger"|"template", ...});
+    `template_id` marks the run's snapshot as made from that run template."""
     if not may_launch(user, snapshot):
         raise IllegalOperationError("You are not allowed to run this snapshot (needs pipeline_run:create).")
     overrides = validate_overrides(snapshot, overrides)
@@ -221,7 +238,7 @@ def launch_snapshot(snapshot, *, user, overrides=None, trigger=None, source_run=
     if reason:
         raise SnapshotNotRunnable(reason)
     with transaction.atomic():
-        target = derive_snapshot(snapshot, overrides)
+        target = derive_snapshot(snapshot, overrides, template_id)
         run = PipelineRun.objects.create(
             project=snapshot.project,
             user=user,

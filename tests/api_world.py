@@ -20,6 +20,8 @@ SEGMENT_MODELS = {
     "pipeline_snapshots": "PipelineSnapshot",
     "pipeline_builds": "PipelineBuild",
     "schedules": "Schedule",
+    "run_templates": "RunTemplate",
+    "workspaces": "Project",
     "code_repositories": "CodeRepository",
     "artifacts": "Artifact",
     "artifact_versions": "ArtifactVersion",

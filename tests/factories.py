@@ -24,6 +24,7 @@ from mlmeta.models import (
     PipelineRun,
     PipelineSnapshot,
     RunMetadata,
+    RunTemplate,
     Schedule,
     Stack,
     StackComponent,
@@ -98,6 +99,7 @@ def populate(tenant: Tenant, member: User) -> World:
             **owned,
         )
     )
+    add(RunTemplate.objects.create(name=f"{slug}-template", source_snapshot=snapshot, **owned))
     model = add(Model.objects.create(name=f"{slug}-model", **owned))
     model_version = add(ModelVersion.objects.create(model=model, **owned))
     now = timezone.now()

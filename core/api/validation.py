@@ -18,6 +18,11 @@ def _components() -> dict:
     return json.loads(SCHEMA_FILE.read_text())["components"]
 
 
+def schema(schema_name: str) -> dict:
+    """One of the OpenAPI document's component schemas (e.g. to list a model's fields)."""
+    return _components()["schemas"][schema_name]
+
+
 @cache
 def validator(schema_name: str) -> Draft202012Validator:
     if schema_name not in _components()["schemas"]:

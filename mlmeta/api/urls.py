@@ -14,6 +14,7 @@ from mlmeta.api.views.pipelines import (
 from mlmeta.api.views.runs import RunViewSet
 from mlmeta.api.views.stacks import ComponentViewSet, FlavorViewSet, StackViewSet
 from mlmeta.api.views.steps import StepViewSet
+from mlmeta.api.views.templates import RunTemplateViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("stacks", StackViewSet, basename="stack")
@@ -52,6 +53,7 @@ pipeline_router.register("pipelines", PipelineViewSet, basename="pipeline")
 pipeline_router.register("pipeline_builds", PipelineBuildViewSet, basename="pipeline-build")
 pipeline_router.register("pipeline_snapshots", SnapshotViewSet, basename="pipeline-snapshot")
 pipeline_router.register("schedules", ScheduleViewSet, basename="schedule")
+pipeline_router.register("run_templates", RunTemplateViewSet, basename="run-template")
 pipeline_router.register("runs", RunViewSet, basename="run")
 pipeline_router.register("steps", StepViewSet, basename="step")
 pipeline_router.register("artifacts", ArtifactViewSet, basename="artifact")
@@ -67,5 +69,6 @@ urlpatterns += [
         ArtifactVersionViewSet.as_view({"get": "list", "post": "create", "delete": "prune"}),
     ),
     path("artifact_versions/batch", ArtifactVersionViewSet.as_view({"post": "batch"})),
+    path("workspaces/<str:project_name_or_id>/run_templates", RunTemplateViewSet.as_view(LIST_CREATE)),
     *pipeline_router.urls,
 ]

@@ -7,6 +7,7 @@ from mlmeta.models.pipelines import (
     Pipeline,
     PipelineBuild,
     PipelineSnapshot,
+    RunTemplate,
     Schedule,
 )
 from mlmeta.models.registry import Model, ModelVersion, ModelVersionArtifact, ModelVersionPipelineRun
@@ -30,6 +31,7 @@ __all__ = [
     "PipelineRun",
     "PipelineSnapshot",
     "RunMetadata",
+    "RunTemplate",
     "Schedule",
     "Stack",
     "StackComponent",

@@ -2,7 +2,15 @@ from django.db import models
 
 from tenants.models import ProjectOwnedModel
 
-__all__ = ["CodeReference", "CodeRepository", "Pipeline", "PipelineBuild", "PipelineSnapshot", "Schedule"]
+__all__ = [
+    "CodeReference",
+    "CodeRepository",
+    "Pipeline",
+    "PipelineBuild",
+    "PipelineSnapshot",
+    "RunTemplate",
+    "Schedule",
+]
 
 
 class Pipeline(ProjectOwnedModel):
@@ -167,3 +175,25 @@ class PipelineSnapshot(ProjectOwnedModel):
             self.step_order = list(configurations)
         self.step_count = len(configurations)
         super().save(*args, **kwargs)
+
+
+class RunTemplate(ProjectOwnedModel):
+    """A named, runnable form of a snapshot (ZenML's run template, deprecated there in favour of
+    named snapshots but still served): running it launches `source_snapshot`; the derived
+    snapshots of its runs carry its id in `template_id`."""
+
+    rbac_type = "run_template"
+
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, null=True)
+    hidden = models.BooleanField(default=False)
+    source_snapshot = models.ForeignKey(
+        PipelineSnapshot, on_delete=models.SET_NULL, null=True, blank=True, related_name="run_templates"
+    )
+
+    class Meta(ProjectOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="run_template_name_unique_in_project")]
+        indexes = [models.Index(fields=["tenant", "project", "-created"], name="run_template_project_created")]
+
+    def __str__(self):
+        return self.name

@@ -130,6 +130,17 @@ def test_a_replayed_run_completes_with_its_steps_and_artifacts(api, recorded_run
     assert run["body"].get("status_reason") in (None, "")
 
 
+def test_a_run_template_made_and_run_by_the_client_completes(api, zenml, recorded_run, worker):
+    snapshot_id = api.get(f"/runs/{recorded_run['id']}")["resources"]["snapshot"]["id"]
+    result = zenml.script("client_api.py", "run-template", snapshot_id, "e2e-template").ok().data
+    assert result["listed"] == ["e2e-template"] and result["status"] == "initializing"
+    run = api.wait_finished(result["run_id"])
+    assert_ran_like_the_client(api, run, recorded_run)
+    template = api.get(f"/run_templates/{result['template_id']}")
+    assert template["resources"]["latest_run_id"] == run["id"]
+    assert template["resources"]["latest_run_status"] == "completed"
+
+
 def test_a_wrong_parameter_type_is_refused_before_anything_is_queued(api, recorded_run, worker):
     before = api.get("/runs", size=1)["total"]
     response = api.post(f"/runs/{recorded_run['id']}/replay", {"run_configuration": {"enable_cache": "often"}})

@@ -234,6 +234,12 @@ CASES = [
         },
     ),
     (
+        "run template of A's snapshot",
+        "post",
+        lambda a, b: "/run_templates",
+        lambda a, b: {"project": b[Project], "name": "t2", "source_snapshot_id": a[PipelineSnapshot]},
+    ),
+    (
         "artifact version of A's artifact",
         "post",
         lambda a, b: "/artifact_versions",

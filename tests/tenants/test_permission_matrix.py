@@ -82,6 +82,7 @@ CUSTOM = {
     ("POST", "/api/v1/runs/{pk}/stop"): (WRITE, DETAIL),
     ("POST", "/api/v1/runs/{pk}/replay"): (WRITE, DETAIL),  # needs pipeline_run:create
     ("POST", "/api/v1/pipeline_snapshots/{snapshot_id}/runs"): (WRITE, DETAIL),  # needs pipeline_run:create
+    ("POST", "/api/v1/run_templates/{pk}/runs"): (WRITE, DETAIL),  # needs pipeline_run:create
     ("PUT", "/api/v1/steps/{pk}/heartbeat"): (WRITE, DETAIL),
     ("GET", "/api/v1/steps/{pk}/logs"): (READ, DETAIL),
     ("GET", "/api/v1/steps/{pk}/status"): (READ, DETAIL),
@@ -234,6 +235,8 @@ def create_bodies(w, ids) -> dict:
             "orchestrator_id": orchestrator,
             "pipeline_id": ids["pipelines"],
         },
+        ("POST", "/api/v1/run_templates"): template_body(project, ids),
+        ("POST", "/api/v1/workspaces/{project_name_or_id}/run_templates"): template_body(project, ids),
         ("POST", "/api/v1/runs"): {
             "project": project,
             "name": "m-run",
@@ -259,6 +262,10 @@ def create_bodies(w, ids) -> dict:
         ("POST", "/api/v1/service_connectors"): connector_body("m-aws"),
         ("POST", "/api/v1/service_connectors/verify"): connector_body("m-aws"),
     }
+
+
+def template_body(project, ids) -> dict:
+    return {"project": project, "name": "m-template", "source_snapshot_id": ids["pipeline_snapshots"]}
 
 
 def connector_body(name) -> dict:

@@ -90,3 +90,17 @@ class ScheduleFilterSet(ProjectScopedFilterSet):
     is_archived = ZenFilter("is_archived", kind="bool")
 
     sort_fields = ("created", "updated", "id", "name", "start_time")
+
+
+class RunTemplateFilterSet(ProjectScopedFilterSet):
+    name = ZenFilter("name")
+    hidden = ZenFilter("hidden", kind="bool")
+    pipeline_id = ZenFilter("source_snapshot__pipeline_id", kind="uuid")
+    build_id = ZenFilter("source_snapshot__build_id", kind="uuid")
+    stack_id = ZenFilter("source_snapshot__stack_id", kind="uuid")
+    code_repository_id = ZenFilter("source_snapshot__code_reference__code_repository_id", kind="uuid")
+    pipeline = ZenFilter("source_snapshot__pipeline", kind="ref")
+    stack = ZenFilter("source_snapshot__stack", kind="ref")
+    tags = tagged(TaggableResourceType.RUN_TEMPLATE)
+
+    sort_fields = ("created", "updated", "id", "name")

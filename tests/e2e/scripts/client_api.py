@@ -6,6 +6,7 @@ python client_api.py load ARTIFACT_VERSION_ID
 python client_api.py tag-run RUN_ID TAG
 python client_api.py log-run-metadata RUN_ID
 python client_api.py create-model-version MODEL
+python client_api.py run-template SNAPSHOT_ID NAME
 """
 
 import json
@@ -50,6 +51,15 @@ def create_model_version(model: str) -> dict:
     return {"name": version.name, "number": version.number, "model": version.model.name}
 
 
+def run_template(snapshot_id: str, name: str) -> dict:
+    """Make a run template of a recorded snapshot and run it from the server, as a user would."""
+    client = Client()
+    template = client.create_run_template(name=name, snapshot_id=snapshot_id, tags=["e2e"])
+    listed = [t.name for t in client.list_run_templates(name=name).items]
+    run = client.trigger_pipeline(template_id=template.id)
+    return {"template_id": str(template.id), "listed": listed, "run_id": str(run.id), "status": run.status.value}
+
+
 COMMANDS = {
     "whoami": whoami,
     "show-run": show_run,
@@ -57,6 +67,7 @@ COMMANDS = {
     "tag-run": tag_run,
     "log-run-metadata": log_run_metadata,
     "create-model-version": create_model_version,
+    "run-template": run_template,
 }
 
 if __name__ == "__main__":
