@@ -4,10 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The real zenml client, for the end-to-end tests in tests/e2e (kept apart from MLMeta's own venv).
 ZENML_VENV ?= .venv-zenml
+# The real ZenML server (zenml[server]) and the load generator of `make bench`, apart from both.
+BENCH_VENV ?= .venv-bench
 export VENV ZENML_VENV
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench bench-inprocess clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,8 +52,17 @@ format: install ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: install ## Benchmarks (figures printed and written under bench/results)
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+# BENCH_ARGS, e.g. BENCH_ARGS="--runs 1000 --targets zenml-sqlite,mlmeta-sqlite": see bench/compare.py --help.
+bench: install $(ZENML_VENV)/.installed $(BENCH_VENV)/.installed ## MLMeta against the real ZenML server over HTTP (table + bench/results/*.json)
+	$(BENCH_VENV)/bin/python bench/compare.py $(BENCH_ARGS)
+
+bench-inprocess: install ## MLMeta's own API and dashboard timed in-process (bench/run.py)
 	$(PY) bench/run.py
 
-clean: ## Remove .venv, .venv-zenml and var/ (the SQLite database, generated secrets)
-	rm -rf $(VENV) $(ZENML_VENV) var
+clean: ## Remove .venv, .venv-zenml, .venv-bench and var/ (the SQLite database, generated secrets)
+	rm -rf $(VENV) $(ZENML_VENV) $(BENCH_VENV) var

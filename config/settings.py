@@ -129,6 +129,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+# `make bench` only: a header counting the SQL queries of each request (core/bench.py).
+if read.bool("MLMETA_BENCH_QUERY_COUNT", False):
+    MIDDLEWARE.insert(0, "core.bench.QueryCountMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -1,0 +1,902 @@
+"""MLMeta against the real ZenML server, over HTTP on loopback, in one run (`make bench`).
+
+    .venv-bench/bin/python bench/compare.py [--runs 1000] [--targets zenml-sqlite,mlmeta-postgres]
+
+Runs under .venv-bench (zenml[server]==0.98.0, httpx, psutil, py-spy: bench/requirements.txt).
+For each target in turn it starts the server on a free loopback port with a fresh database,
+seeds it, measures it and stops it; then prints a table and MLMeta/ZenML ratios and writes
+everything as JSON under bench/results/:
+
+- zenml-sqlite, zenml-mariadb: the real server (`uvicorn zenml.zen_server.zen_server_api:app`,
+  as ZenML's server image starts it) on SQLite, resp. on the MariaDB at 127.0.0.1:3306
+  (database zenml_bench, dropped and made anew).
+- mlmeta-postgres, mlmeta-sqlite: MLMeta under gunicorn (config/gunicorn.py, as bin/serve runs
+  it) on PostgreSQL at 127.0.0.1:5432 (database mlmeta_bench, dropped and made anew), resp. SQLite.
+- floor: gunicorn + a bare Django answering with MLMeta's runs page pre-built (bench/floor.py).
+
+Seeding is the same for every server: the real client (.venv-zenml) runs the 2-step pipeline of
+bench/client_pipeline.py once, then the remaining runs are made through the REST API the way the
+client makes them (run, two steps, two artifact batches, two step updates), 8 requests at a time.
+
+Figures: median and p90 latency of the client's exact list queries (from the recorded exchanges
+in shared/zenml/traffic-sample.jsonl; the artifact versions query captured from the client
+itself), of a run detail, a step create and an artifact batch create; the runs page's throughput
+with 8 concurrent keep-alive clients for --seconds; wall time of the pipeline run by the real
+client; peak RSS of the server's process tree and of its largest process; SQL queries per request
+on MLMeta (MLMETA_BENCH_QUERY_COUNT=1, core/bench.py); kept-alive requests slower than 35 ms
+(Nagle's 40 ms). Requests are sequential on one kept-alive connection unless said otherwise.
+
+The machine is shared: figures taken while other work runs are noisy. Each run records the
+load average before and after each target; rerun on a quiet machine for clean figures.
+"""
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_VENV = Path(sys.prefix)
+MLMETA_VENV = ROOT / os.environ.get("VENV", ".venv")
+ZENML_VENV = ROOT / os.environ.get("ZENML_VENV", ".venv-zenml")
+WORK = ROOT / "var" / "bench" / "compare"
+RECORDING = Path(os.environ.get("MLMETA_SHARED", ROOT.parent / "shared")) / "zenml" / "traffic-sample.jsonl"
+USERNAME = "bench-admin"
+PASSWORD = "bench-Correct-Horse-42"
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+# The MariaDB root (empty password) makes the database; ZenML needs a user with a password.
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+ZENML_DB_USER, ZENML_DB_PASSWORD = "zenml_bench", "zenml-bench-pw"
+ALL_TARGETS = ("zenml-sqlite", "zenml-mariadb", "mlmeta-postgres", "mlmeta-sqlite")
+NAGLE_MS = 35.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "DJANGO_", "VIRTUAL_ENV"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("CELERY_BROKER_URL", None)
+    env.update(PYTHONUNBUFFERED="1", ZENML_ANALYTICS_OPT_IN="false", **extra)
+    return env
+
+
+def dig(obj, key: str):
+    """The first value under `key` anywhere in a JSON document (depth first), or None."""
+    if isinstance(obj, dict):
+        if key in obj and obj[key] is not None:
+            return obj[key]
+        values = obj.values()
+    elif isinstance(obj, list):
+        values = obj
+    else:
+        return None
+    for value in values:
+        found = dig(value, key)
+        if found is not None:
+            return found
+    return None
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+class Http:
+    """One kept-alive loopback connection, bearer-authenticated."""
+
+    def __init__(self, port: int, token: str | None = None, timeout: float = 120):
+        self.port, self.token, self.timeout = port, token, timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def request(self, method: str, path: str, body=None, form: dict | None = None) -> tuple[int, dict, bytes]:
+        headers = {"User-Agent": "zenml/0.98.0", "Accept-Encoding": "gzip, deflate"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if form is not None:
+            data = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                payload = response.read()
+                return response.status, dict(response.getheaders()), payload
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def json(self, method: str, path: str, body=None, form=None):
+        status, _, payload = self.request(method, path, body, form)
+        if status >= 400:
+            raise RuntimeError(f"{method} {path} -> {status}: {payload[:500]!r}")
+        return json.loads(payload) if payload else None
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def login(port: int) -> str:
+    http_ = Http(port)
+    try:
+        return http_.json("POST", "/api/v1/login", form={"username": USERNAME, "password": PASSWORD})["access_token"]
+    finally:
+        http_.close()
+
+
+def wait_healthy(port: int, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server on :{port} exited:\n{log.read_text()[-4000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"server on :{port} not healthy after {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+class MemorySampler(threading.Thread):
+    """Peak RSS of a process tree (sum) and of its largest process, sampled every 0.2 s."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.peak_tree = self.peak_process = 0
+        self.processes = 0
+        self.stopped = threading.Event()
+
+    def sample(self) -> tuple[int, int, int]:
+        try:
+            procs = [self.root, *self.root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0, 0, 0
+        sizes = []
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                sizes.append(proc.memory_info().rss)
+        return sum(sizes), max(sizes, default=0), len(sizes)
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.2):
+            tree, largest, count = self.sample()
+            self.peak_tree, self.peak_process = max(self.peak_tree, tree), max(self.peak_process, largest)
+            self.processes = max(self.processes, count)
+
+    def figures(self) -> dict:
+        return {
+            "peak_rss_tree_mb": round(self.peak_tree / 2**20, 1),
+            "peak_rss_largest_process_mb": round(self.peak_process / 2**20, 1),
+            "processes": self.processes,
+        }
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    kind: str  # zenml | mlmeta | floor
+    port: int
+    process: subprocess.Popen
+    log: Path
+    home: Path
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def fresh_home(name: str) -> Path:
+    home = WORK / name
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    return home
+
+
+def start_zenml(name: str, database: str) -> Server:
+    home = fresh_home(name)
+    if database == "mariadb":
+        import pymysql
+
+        conn = pymysql.connect(**MARIADB)
+        with conn.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS zenml_bench")
+            cursor.execute("CREATE DATABASE zenml_bench")
+            for host in ("127.0.0.1", "localhost"):
+                cursor.execute(
+                    f"CREATE USER IF NOT EXISTS '{ZENML_DB_USER}'@'{host}' IDENTIFIED BY '{ZENML_DB_PASSWORD}'"
+                )
+                cursor.execute(f"GRANT ALL ON zenml_bench.* TO '{ZENML_DB_USER}'@'{host}'")
+        conn.close()
+        store_url = f"mysql://{ZENML_DB_USER}:{ZENML_DB_PASSWORD}@{MARIADB['host']}:{MARIADB['port']}/zenml_bench"
+    else:
+        store_url = f"sqlite:///{home / 'zenml.db'}"
+    port = free_port()
+    # As ZenML's server image runs it: env-configured store, auto-activated with a default admin.
+    env = clean_env(
+        ZENML_CONFIG_PATH=str(home / "config"),
+        ZENML_LOCAL_STORES_PATH=str(home / "stores"),
+        ZENML_STORE_URL=store_url,
+        ZENML_SERVER_AUTO_ACTIVATE="1",
+        ZENML_DEFAULT_USER_NAME=USERNAME,
+        ZENML_DEFAULT_USER_PASSWORD=PASSWORD,
+        ZENML_SERVER_DEPLOYMENT_TYPE="docker",
+        ZENML_LOGGING_COLORS_DISABLED="true",
+    )
+    command = [
+        str(BENCH_VENV / "bin" / "uvicorn"),
+        "zenml.zen_server.zen_server_api:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-server-header",
+        "--no-access-log",
+    ]
+    log = home / "server.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=home, env=env, stdout=out, stderr=out, start_new_session=True)
+    wait_healthy(port, process, log)
+    return Server(name, "zenml", port, process, log, home, {"store": database, "process": "uvicorn, 1 process"})
+
+
+def start_mlmeta(name: str, database: str, query_count: bool = True) -> Server:
+    home = fresh_home(name)
+    if database == "postgres":
+        for command in ("dropdb --if-exists --force", "createdb"):
+            subprocess.run([*command.split(), "-h", "127.0.0.1", "-U", "postgres", "mlmeta_bench"], check=True)
+        database_url = f"{POSTGRES}/mlmeta_bench"
+    else:
+        database_url = f"sqlite:///{home / 'mlmeta.sqlite3'}"
+    port = free_port()
+    env = clean_env(
+        DATABASE_URL=database_url,
+        MLMETA_VAR_DIR=str(home / "var"),
+        MLMETA_ADMIN_USERNAME=USERNAME,
+        MLMETA_ADMIN_PASSWORD=PASSWORD,
+        MLMETA_BIND=f"127.0.0.1:{port}",
+        MLMETA_SERVER_URL=f"http://127.0.0.1:{port}",
+        MLMETA_ACCESS_LOG="0",
+    )
+    if query_count:
+        env["MLMETA_BENCH_QUERY_COUNT"] = "1"
+    log = home / "server.log"
+    python = str(MLMETA_VENV / "bin" / "python")
+    with log.open("ab") as out:
+        for command in (["migrate", "--noinput"], ["bootstrap"]):
+            subprocess.run([python, "manage.py", *command], cwd=ROOT, env=env, stdout=out, stderr=out, check=True)
+        process = subprocess.Popen(
+            [python, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    wait_healthy(port, process, log)
+    return Server(name, "mlmeta", port, process, log, home, {"store": database, "process": "gunicorn gthread"})
+
+
+def start_floor(body: bytes) -> Server:
+    home = fresh_home("floor")
+    (home / "body.json").write_bytes(body)
+    port = free_port()
+    env = clean_env(
+        MLMETA_BIND=f"127.0.0.1:{port}", MLMETA_ACCESS_LOG="0", MLMETA_BENCH_FLOOR_BODY=str(home / "body.json")
+    )
+    log = home / "server.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                str(MLMETA_VENV / "bin" / "python"),
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.py",
+                "bench.floor:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    # The floor answers every path, /health included.
+    wait_healthy(port, process, log)
+    return Server("floor", "floor", port, process, log, home, {"process": "gunicorn gthread, bare Django"})
+
+
+# --- the real client ----------------------------------------------------------------------------
+
+
+def client_env(server: Server, home: Path) -> dict[str, str]:
+    return clean_env(
+        ZENML_CONFIG_PATH=str(home / "config"),
+        ZENML_LOCAL_STORES_PATH=str(home / "stores"),
+        ZENML_STORE_URL=server.url,
+        ZENML_STORE_USERNAME=USERNAME,
+        ZENML_STORE_PASSWORD=PASSWORD,
+        ZENML_LOGGING_COLORS_DISABLED="true",
+        ZENML_ENABLE_RICH_TRACEBACK="false",
+        NO_COLOR="1",
+    )
+
+
+def run_client(server: Server, *args: str) -> tuple[float, str]:
+    """bench/client_pipeline.py ARGS under the real client; wall seconds and stdout."""
+    home = server.home / "client"
+    home.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(ZENML_VENV / "bin" / "python"), str(ROOT / "bench" / "client_pipeline.py"), *args],
+        cwd=home,
+        env=client_env(server, home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"client {args} against {server.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return elapsed, done.stdout
+
+
+# --- seeding ------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """What the measurements need to know about a seeded server."""
+
+    project: str
+    run: str
+    snapshot: str
+    artifact_store: str
+    artifact_versions_query: str
+
+
+def now_iso(offset_s: float = 0) -> str:
+    return (datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=offset_s)).isoformat()
+
+
+def artifact_item(world: World, name: str, step_id: str, value: dict) -> dict:
+    uri = f"/bench/{name}/{step_id}/{uuid.uuid4().hex[:8]}"
+    return {
+        "project": world.project,
+        "artifact_id": None,
+        "artifact_name": f"bench_pipeline::{name}::output",
+        "version": None,
+        "has_custom_name": False,
+        "type": "DataArtifact" if name == "consume" else "BaseArtifact",
+        "artifact_store_id": world.artifact_store,
+        "uri": uri,
+        "materializer": {
+            "module": "zenml.materializers.built_in_materializer",
+            "attribute": "BuiltInMaterializer" if name == "consume" else "BuiltInContainerMaterializer",
+            "type": "internal",
+        },
+        "data_type": {"module": "builtins", "attribute": "int" if name == "consume" else "list", "type": "builtin"},
+        "content_hash": uuid.uuid4().hex,
+        "tags": [],
+        "visualizations": [{"type": "json", "uri": f"{uri}/data.json"}],
+        "save_type": "step_output",
+        "metadata": value,
+        "item_count": 5 if name == "produce" else None,
+    }
+
+
+def step_body(world: World, run_id: str, name: str, inputs: dict) -> dict:
+    return {
+        "project": world.project,
+        "name": name,
+        "start_time": now_iso(),
+        "end_time": None,
+        "status": "running",
+        "cache_key": uuid.uuid4().hex,
+        "cache_expires_at": None,
+        "code_hash": None,
+        "docstring": None,
+        "source_code": f"@step\ndef {name}(...):\n    ...\n",
+        "pipeline_run_id": run_id,
+        "original_step_run_id": None,
+        "parent_step_ids": [],
+        "inputs": inputs,
+        "outputs": {},
+        "logs": None,
+        "exception_info": None,
+        "dynamic_config": None,
+        "resource_requester": None,
+        "resource_request_runtime": None,
+    }
+
+
+def create_run(api: Http, world: World) -> str:
+    body = {
+        "project": world.project,
+        "name": f"bench_pipeline-{uuid.uuid4().hex}",
+        "snapshot": world.snapshot,
+        "orchestrator_run_id": str(uuid.uuid4()),
+        "start_time": now_iso(),
+        "end_time": None,
+        "status": "running",
+        "status_reason": None,
+        "orchestrator_environment": {},
+        "trigger_info": None,
+        "tags": None,
+        "logs": None,
+        "exception_info": None,
+        "original_run_id": None,
+        "parent_run_id": None,
+        "child_key": None,
+    }
+    created = api.json("POST", "/api/v1/runs", body)
+    return (created[0] if isinstance(created, list) else created)["id"]
+
+
+def record_step(api: Http, world: World, run_id: str, name: str, inputs: dict, metadata: dict) -> str:
+    step_id = api.json("POST", "/api/v1/steps", step_body(world, run_id, name, inputs))["id"]
+    versions = api.json("POST", "/api/v1/artifact_versions/batch", [artifact_item(world, name, step_id, metadata)])
+    output = versions[0]["id"]
+    api.json(
+        "PUT",
+        f"/api/v1/steps/{step_id}",
+        {"outputs": {"output": [output]}, "status": "completed", "end_time": now_iso()},
+    )
+    return output
+
+
+def seed_one(api: Http, world: World) -> None:
+    run_id = create_run(api, world)
+    produced = record_step(api, world, run_id, "produce", {}, {"storage_size": 15, "length": 5})
+    record_step(api, world, run_id, "consume", {"xs": [produced]}, {"storage_size": 2, "string_representation": "10"})
+
+
+def discover(server: Server, token: str) -> World:
+    api = Http(server.port, token)
+    runs = api.json("GET", "/api/v1/runs?" + urlencode({"sort_by": "desc:created", "size": 1, "hydrate": "True"}))
+    run = runs["items"][0]
+    run_id = run["id"]
+    detail = api.json("GET", f"/api/v1/runs/{run_id}?hydrate=True&include_full_metadata=False")
+    snapshot = dig(detail.get("resources"), "snapshot") or dig(detail, "snapshot")
+    project = dig(run, "project_id")
+    versions = api.json(
+        "GET", "/api/v1/artifact_versions?" + urlencode({"size": 1, "hydrate": "True", "project": project})
+    )
+    artifact_store = dig(versions["items"][0], "artifact_store_id")
+    api.close()
+    _, out = run_client(server, "--queries")
+    queries = [line.split(" ", 2)[2] for line in out.splitlines() if line.startswith("QUERY GET ")]
+    listing = next(q for q in queries if "/api/v1/artifact_versions?" in q)
+    path = listing[listing.index("/api/v1/") :]
+    return World(project, run_id, snapshot["id"] if isinstance(snapshot, dict) else snapshot, artifact_store, path)
+
+
+def seed(server: Server, runs: int, concurrency: int = 8) -> tuple[World, dict]:
+    """The first run by the real client, the rest through the REST API; figures of the seeding."""
+    first_s, _ = run_client(server)
+    token = login(server.port)
+    world = discover(server, token)
+    remaining = runs - 1
+    start = time.perf_counter()
+    local = threading.local()
+
+    def one(_):
+        if not hasattr(local, "api"):
+            local.api = Http(server.port, token)
+        seed_one(local.api, world)
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        for done, _ in enumerate(pool.map(one, range(remaining)), 1):
+            if done % 200 == 0:
+                print(f"    {server.name}: {done + 1}/{runs} runs", flush=True)
+    seconds = time.perf_counter() - start
+    print(f"    {server.name}: seeded {runs} runs in {first_s + seconds:.0f} s", flush=True)
+    return world, {
+        "first_run_by_client_s": round(first_s, 2),
+        "rest_runs_per_s": round(remaining / max(seconds, 1e-9), 1),
+    }
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def recorded_queries() -> dict[str, str]:
+    """The client's exact list queries as recorded from the real client (wire.md), by name."""
+    found = {}
+    for line in RECORDING.read_text().splitlines():
+        exchange = json.loads(line)
+        if exchange["method"] != "GET":
+            continue
+        step, path, query = exchange["scenario_step"], exchange["path"], exchange["query"]
+        if step == "12-runs-list" and path == "/api/v1/runs":
+            found["runs"] = query
+        elif step == "07-auth-api-key-env" and path == "/api/v1/pipelines":
+            found["pipelines"] = query
+        elif step == "13-run-show" and path == "/api/v1/steps":
+            found["steps"] = query
+        elif step == "13-run-show" and path.startswith("/api/v1/runs/"):
+            found["run detail"] = query
+    missing = {"runs", "pipelines", "steps", "run detail"} - found.keys()
+    if missing:
+        raise SystemExit(f"{RECORDING}: no recorded {sorted(missing)}")
+    return found
+
+
+def list_queries(world: World) -> dict[str, str]:
+    recorded = recorded_queries()
+
+    def build(path: str, query: dict, **changes) -> str:
+        pairs = []
+        for key, values in query.items():
+            for value in values:
+                if key == "project":
+                    value = world.project
+                elif key == "pipeline_run_id":
+                    value = world.run
+                pairs.append((key, changes.pop(key, value)))
+        return f"{path}?{urlencode(pairs)}"
+
+    runs = recorded["runs"]
+    return {
+        "runs page 20": build("/api/v1/runs", runs),
+        "runs page 100": build("/api/v1/runs", runs, size="100"),
+        "runs page 20 hydrated": build("/api/v1/runs", runs, hydrate="True"),
+        "runs page 100 hydrated": build("/api/v1/runs", runs, size="100", hydrate="True"),
+        "pipelines": build("/api/v1/pipelines", recorded["pipelines"]),
+        "artifact versions": world.artifact_versions_query,
+        "steps of a run": build("/api/v1/steps", recorded["steps"]),
+        "run detail": build(f"/api/v1/runs/{world.run}", recorded["run detail"]),
+    }
+
+
+def summarise(timings: list[float]) -> dict:
+    timings = sorted(timings)
+    return {
+        "median_ms": round(statistics.median(timings), 2),
+        "p90_ms": round(timings[max(0, int(len(timings) * 0.9) - 1)], 2),
+        "n": len(timings),
+        "over_nagle": sum(t > NAGLE_MS for t in timings),
+    }
+
+
+def time_get(api: Http, path: str, repeat: int, warmup: int = 3) -> dict:
+    status, headers, payload = api.request("GET", path)
+    if status != 200:
+        raise RuntimeError(f"GET {path} -> {status}: {payload[:300]!r}")
+    for _ in range(warmup):
+        api.request("GET", path)
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        api.request("GET", path)
+        timings.append((time.perf_counter() - start) * 1000)
+    figures = summarise(timings)
+    figures["bytes"] = len(payload)
+    if "X-MLMeta-Queries" in headers:
+        figures["queries"] = int(headers["X-MLMeta-Queries"])
+    return figures
+
+
+def time_writes(api: Http, world: World, repeat: int) -> dict:
+    """POST /steps (into a fresh run each, as the client makes one step per name and run) and
+    POST /artifact_versions/batch with one item (the client's shape), each timed alone."""
+    steps, batches, queries = [], [], {}
+    for _ in range(repeat):
+        run_id = create_run(api, world)
+        start = time.perf_counter()
+        status, headers, payload = api.request("POST", "/api/v1/steps", step_body(world, run_id, "produce", {}))
+        steps.append((time.perf_counter() - start) * 1000)
+        if status >= 400:
+            raise RuntimeError(f"POST /steps -> {status}: {payload[:300]!r}")
+        queries["step create"] = headers.get("X-MLMeta-Queries")
+        step_id = json.loads(payload)["id"]
+        item = artifact_item(world, "produce", step_id, {"storage_size": 15, "length": 5})
+        start = time.perf_counter()
+        status, headers, payload = api.request("POST", "/api/v1/artifact_versions/batch", [item])
+        batches.append((time.perf_counter() - start) * 1000)
+        if status >= 400:
+            raise RuntimeError(f"POST /artifact_versions/batch -> {status}: {payload[:300]!r}")
+        queries["artifact batch create"] = headers.get("X-MLMeta-Queries")
+    result = {"step create": summarise(steps), "artifact batch create": summarise(batches)}
+    for name, count in queries.items():
+        if count is not None:
+            result[name]["queries"] = int(count)
+    return result
+
+
+def throughput(port: int, token: str | None, path: str, clients: int, seconds: float) -> dict:
+    """Requests answered by `clients` concurrent keep-alive connections in `seconds`."""
+    deadline = time.perf_counter() + seconds
+    counts, errors, timings = [0] * clients, [0] * clients, [[] for _ in range(clients)]
+
+    def worker(index: int) -> None:
+        api = Http(port, token)
+        while (start := time.perf_counter()) < deadline:
+            status, _, _ = api.request("GET", path)
+            timings[index].append((time.perf_counter() - start) * 1000)
+            if status == 200:
+                counts[index] += 1
+            else:
+                errors[index] += 1
+        api.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 120)
+    elapsed = time.perf_counter() - start
+    merged = [t for chunk in timings for t in chunk]
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests_per_s": round(sum(counts) / elapsed, 1),
+        "errors": sum(errors),
+        "latency_under_load": summarise(merged) if merged else None,
+    }
+
+
+def pipeline_wall(server: Server, times: int) -> dict:
+    walls = [run_client(server)[0] for _ in range(times)]
+    return {"median_s": round(statistics.median(walls), 2), "all_s": [round(w, 2) for w in walls]}
+
+
+def measure(server: Server, world: World, args) -> dict:
+    token = login(server.port)
+    api = Http(server.port, token)
+    result = {"lists": {}}
+    for name, path in list_queries(world).items():
+        result["lists"][name] = time_get(api, path, args.repeat)
+    result.update(time_writes(api, world, max(10, args.repeat // 2)))
+    api.close()
+    runs_page = list_queries(world)["runs page 20"]
+    result["throughput"] = throughput(server.port, token, runs_page, args.clients, args.seconds)
+    result["pipeline_wall"] = pipeline_wall(server, args.pipelines)
+    return result
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def bench_target(name: str, args) -> tuple[dict, bytes | None, str | None]:
+    kind, database = name.split("-", 1)
+    print(f"\n== {name}: starting", flush=True)
+    started = time.perf_counter()
+    server = start_zenml(name, database) if kind == "zenml" else start_mlmeta(name, database)
+    memory = MemorySampler(server.process.pid)
+    idle = memory.sample()
+    memory.start()
+    try:
+        print(
+            f"   {name}: up in {time.perf_counter() - started:.1f} s on {server.url}; seeding {args.runs} runs",
+            flush=True,
+        )
+        world, seeding = seed(server, args.runs)
+        print(f"   {name}: measuring (load {load()})", flush=True)
+        before = load()
+        result = measure(server, world, args)
+        body = None
+        if kind == "mlmeta":
+            token = login(server.port)
+            api = Http(server.port, token)
+            _, _, body = api.request("GET", list_queries(world)["runs page 20"])
+            api.close()
+        runs_page = list_queries(world)["runs page 20"]
+    finally:
+        memory.stopped.set()
+        memory.join()
+        server.stop()
+    result.update(
+        server=server.notes,
+        seeding=seeding,
+        memory={"idle_rss_tree_mb": round(idle[0] / 2**20, 1), **memory.figures()},
+        load_before=before,
+        load_after=load(),
+    )
+    return result, body, runs_page
+
+
+def bench_floor(body: bytes, path: str, args) -> dict:
+    print("\n== floor: pre-built MLMeta runs page from gunicorn + bare Django", flush=True)
+    server = start_floor(body)
+    memory = MemorySampler(server.process.pid)
+    memory.start()
+    try:
+        api = Http(server.port)
+        result = {"lists": {"runs page 20": time_get(api, path, args.repeat)}}
+        api.close()
+        result["throughput"] = throughput(server.port, None, path, args.clients, args.seconds)
+    finally:
+        memory.stopped.set()
+        memory.join()
+        server.stop()
+    result.update(server=server.notes, memory=memory.figures(), load_after=load())
+    return result
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def ratio(mine, theirs, lower_is_better: bool = True):
+    if not mine or not theirs:
+        return None
+    return round(theirs / mine if lower_is_better else mine / theirs, 2)
+
+
+def report(results: dict) -> str:
+    targets = [t for t in results["targets"] if "error" not in results["targets"][t]]
+    rows = [("", *targets, *(["floor"] if "floor" in results else []))]
+    first = results["targets"][targets[0]]
+    metrics = []
+    for name in first["lists"]:
+        metrics.append((f"{name} median ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("median_ms")))
+        metrics.append((f"{name} p90 ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("p90_ms")))
+    for name in ("step create", "artifact batch create"):
+        metrics.append((f"{name} median ms", lambda r, n=name: r.get(n, {}).get("median_ms")))
+        metrics.append((f"{name} p90 ms", lambda r, n=name: r.get(n, {}).get("p90_ms")))
+    metrics += [
+        ("runs page 20 req/s, 8 clients", lambda r: r.get("throughput", {}).get("requests_per_s")),
+        ("pipeline wall s (median)", lambda r: r.get("pipeline_wall", {}).get("median_s")),
+        ("peak RSS tree MB", lambda r: r.get("memory", {}).get("peak_rss_tree_mb")),
+        ("peak RSS largest proc MB", lambda r: r.get("memory", {}).get("peak_rss_largest_process_mb")),
+        ("processes", lambda r: r.get("memory", {}).get("processes")),
+    ]
+    columns = [results["targets"][t] for t in targets] + ([results["floor"]] if "floor" in results else [])
+    for label, get in metrics:
+        rows.append((label, *(("" if get(c) is None else str(get(c))) for c in columns)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    queries = []
+    for target in (t for t in targets if t.startswith("mlmeta")):
+        r = results["targets"][target]
+        named = [
+            *r["lists"].items(),
+            ("step create", r["step create"]),
+            ("artifact batch create", r["artifact batch create"]),
+        ]
+        queries += [f"  {target} {name}: {figures.get('queries')}" for name, figures in named]
+    if queries:
+        lines += ["", "SQL queries per request (MLMeta):", *queries]
+    lines += ["", "Ratios (ZenML/MLMeta latency and MLMeta/ZenML throughput; > 1 means MLMeta is better):"]
+    for mine, theirs in results["ratios"]:
+        lines.append(f"  {mine} vs {theirs}:")
+        for label, value in results["ratios"][(mine, theirs)].items():
+            lines.append(f"    {label:34} {value}")
+    return "\n".join(lines)
+
+
+def ratios(results: dict) -> dict:
+    out = {}
+    targets = results["targets"]
+    pairs = [
+        ("mlmeta-postgres", "zenml-mariadb"),
+        ("mlmeta-sqlite", "zenml-sqlite"),
+        ("mlmeta-postgres", "zenml-sqlite"),
+    ]
+    for mine, theirs in pairs:
+        if mine not in targets or theirs not in targets or "error" in targets[mine] or "error" in targets[theirs]:
+            continue
+        a, b = targets[mine], targets[theirs]
+        figures = {}
+        for name in a["lists"]:
+            figures[f"{name} median"] = ratio(a["lists"][name]["median_ms"], b["lists"][name]["median_ms"])
+        for name in ("step create", "artifact batch create"):
+            figures[f"{name} median"] = ratio(a[name]["median_ms"], b[name]["median_ms"])
+        figures["throughput"] = ratio(a["throughput"]["requests_per_s"], b["throughput"]["requests_per_s"], False)
+        figures["pipeline wall"] = ratio(a["pipeline_wall"]["median_s"], b["pipeline_wall"]["median_s"])
+        figures["peak RSS largest process"] = ratio(
+            a["memory"]["peak_rss_largest_process_mb"], b["memory"]["peak_rss_largest_process_mb"]
+        )
+        out[(mine, theirs)] = figures
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1000, help="runs seeded into each server (default 1000)")
+    parser.add_argument(
+        "--targets", default=",".join(ALL_TARGETS), help=f"comma-separated, of {', '.join(ALL_TARGETS)}"
+    )
+    parser.add_argument("--repeat", type=int, default=50, help="timed requests per query (default 50)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput (default 8)")
+    parser.add_argument("--seconds", type=float, default=20, help="throughput duration (default 20)")
+    parser.add_argument("--pipelines", type=int, default=3, help="timed pipeline runs by the real client (default 3)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor measurement")
+    args = parser.parse_args()
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = set(targets) - set(ALL_TARGETS)
+    if unknown:
+        parser.error(f"unknown targets {sorted(unknown)}")
+    if not (ZENML_VENV / "bin" / "python").exists():
+        raise SystemExit(f"{ZENML_VENV} is missing: `make {ZENML_VENV.name}/.installed`")
+
+    results = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "runs": args.runs,
+        "machine": {"cpus": os.cpu_count(), "load_at_start": load()},
+        "settings": vars(args),
+        "targets": {},
+    }
+    floor_input = None
+    for name in targets:
+        try:
+            result, body, runs_page = bench_target(name, args)
+        except (Exception, SystemExit) as exc:  # one failing server must not lose the others' figures
+            print(f"   {name} FAILED: {exc}", flush=True)
+            results["targets"][name] = {"error": str(exc)[:2000]}
+            continue
+        results["targets"][name] = result
+        if body and floor_input is None:
+            floor_input = (body, runs_page)
+    if floor_input and not args.no_floor:
+        try:
+            results["floor"] = bench_floor(*floor_input, args)
+        except (Exception, SystemExit) as exc:
+            print(f"   floor FAILED: {exc}", flush=True)
+    results["ratios"] = ratios(results)
+    results["machine"]["load_at_end"] = load()
+    text = report(results)
+    print("\n" + text)
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = out_dir / f"compare-{args.runs}-{stamp}.json"
+    serialisable = dict(results, ratios={f"{a} vs {b}": v for (a, b), v in results["ratios"].items()})
+    out.write_text(json.dumps(serialisable, indent=1))
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
