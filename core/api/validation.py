@@ -67,7 +67,9 @@ def validate_body(data, schema_name: str, location: str = "") -> None:
 def invalid(field: str, message: str, value=None, where: str = "body") -> RequestValidationError:
     """A 422 for one field, worded like the schema errors."""
     detail = {"type": "value_error", "loc": (where, *field.split(".")), "msg": message, "input": value}
-    return RequestValidationError(f"1 validation error:\n  {detail}")
+    error = RequestValidationError(f"1 validation error:\n  {detail}")
+    error.field, error.plain = field, message  # for pages that show the message on a form
+    return error
 
 
 def parse_uuid(value, field: str, where: str = "body") -> uuid.UUID | None:

@@ -1,19 +1,28 @@
-"""Stack pages: the tenant's stacks with their components, and one stack whose components show
-their configuration as the flavor's JSON schema rendered read-only (sensitive values masked)."""
+"""Stack pages: the tenant's stacks with their components; one stack whose components show their
+configuration as the flavor's JSON schema rendered read-only (sensitive values masked); create,
+edit (rename, one component per type) and delete, through mlmeta.stack_services (the rules of
+`/api/v1/stacks`)."""
 
 import json
 
+from django import forms
 from django.db.models import Prefetch, Q
+from django.shortcuts import redirect, render
+from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from core.paginators import CappedCountPaginator
-from mlmeta.dashboard.base import RegistryPage
+from mlmeta import stack_services
+from mlmeta.choices import StackComponentType
 from mlmeta.models import Flavor, Stack, StackComponent
+from tenants.pages import ManagePage
 
 MASK = "••••••••"
 
 
-class StackListView(RegistryPage, ListView):
+class StackListView(ManagePage, ListView):
+    model = Stack
+
     template_name = "mlmeta/stack_list.html"
     paginate_by = 50
     paginator_class = CappedCountPaginator
@@ -26,22 +35,34 @@ class StackListView(RegistryPage, ListView):
         components = self.restrict(StackComponent).order_by("type", "name")
         return stacks.prefetch_related(Prefetch("components", components)).order_by("name")
 
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(may_create=self.may_create(), **kwargs)
 
-class StackDetailView(RegistryPage, TemplateView):
+
+class StackDetailView(ManagePage, TemplateView):
     """One stack: each component with its flavor and its configuration as a read-only form."""
 
+    model = Stack
+    label = "stack"
     template_name = "mlmeta/stack_detail.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        stack = self.get_or_404(self.restrict(Stack), self.kwargs["pk"])
-        components = list(self.restrict(StackComponent).filter(stacks=stack).order_by("type", "name"))
+        stack = kwargs.get("stack") or self.get_or_404(self.restrict(Stack), self.kwargs["pk"])
+        components = self.restrict(StackComponent).filter(stacks=stack).select_related("connector")
+        components = list(components.order_by("type", "name"))
         flavors = self.flavors_of(components)
         for component in components:
             flavor = flavors.get((component.type, component.flavor_name))
             component.flavor = flavor
             component.fields = schema_fields((flavor.config_schema if flavor else None) or {}, component.configuration)
-        context.update(stack=stack, components=components)
+        context.update(
+            stack=stack,
+            components=components,
+            is_default=stack_services.is_default_stack(stack),
+            may_update=self.may("update", stack),
+            may_delete=self.may("delete", stack),
+        )
         return context
 
     def flavors_of(self, components) -> dict:
@@ -50,6 +71,104 @@ class StackDetailView(RegistryPage, TemplateView):
         for component in components:
             wanted |= Q(type=component.type, name=component.flavor_name)
         return {(f.type, f.name): f for f in self.restrict(Flavor).filter(wanted)}
+
+
+class StackForm(forms.Form):
+    """Name, description and one component per type (orchestrator and artifact store required)."""
+
+    name = forms.CharField(max_length=255)
+    description = forms.CharField(max_length=255, required=False)
+
+    def __init__(self, *args, components, stack=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        by_type: dict = {}
+        for component in components:
+            by_type.setdefault(component.type, []).append(component)
+        for kind, label in StackComponentType.choices:
+            required = kind in stack_services.REQUIRED_STACK_COMPONENTS
+            self.fields[f"component_{kind}"] = forms.TypedChoiceField(
+                label=label,
+                required=required,
+                choices=[("", "— choose —" if required else "— none —")]
+                + [(str(c.pk), f"{c.name} ({c.flavor_name})") for c in by_type.get(kind, [])],
+            )
+        if stack is not None and stack_services.is_default_stack(stack):
+            self.fields["name"].disabled = True
+            self.fields["name"].help_text = "The default stack cannot be renamed."
+
+    def components_by_type(self) -> dict:
+        """The API's `components` body: {type: [id]}."""
+        return {
+            kind: [self.cleaned_data[f"component_{kind}"]]
+            for kind in StackComponentType.values
+            if self.cleaned_data.get(f"component_{kind}")
+        }
+
+
+class StackFormView(ManagePage, View):
+    """Create a stack, or edit one (rename, describe, choose its components)."""
+
+    model = Stack
+    label = "stack"
+
+    def get(self, request, pk=None):
+        stack = self.writable(pk) if pk else None
+        if stack is None:
+            self.ensure_may_create()
+            return self.show(StackForm(components=self.choosable()), None)
+        initial = {"name": stack.name, "description": stack.description}
+        for component in self.restrict(StackComponent).filter(stacks=stack):
+            initial[f"component_{component.type}"] = str(component.pk)
+        return self.show(StackForm(components=self.choosable(), stack=stack, initial=initial), stack)
+
+    def post(self, request, pk=None):
+        stack = self.writable(pk) if pk else None
+        if stack is None:
+            self.ensure_may_create()
+        initial = {"name": stack.name} if stack else {}
+        form = StackForm(request.POST, components=self.choosable(), stack=stack, initial=initial)
+        if not form.is_valid():
+            return self.show(form, stack, status=422)
+        data, by_type = form.cleaned_data, form.components_by_type()
+        if stack is None:
+            saved = self.write(
+                "create",
+                lambda: stack_services.create_stack(
+                    request.tenant, request.user, data["name"], by_type, description=data["description"]
+                ),
+                form,
+            )
+        else:
+            saved = self.write("update", lambda: self.change(stack, data, by_type), form, obj=stack)
+        if saved is None:
+            return self.show(form, stack, status=422)
+        return redirect("stack-detail", saved.pk)
+
+    def change(self, stack, data, by_type):
+        stack_services.check_rename(stack, data["name"])
+        stack.name, stack.description = data["name"], data["description"]
+        stack.save()
+        stack.components.set(stack_services.resolve_components(self.request.user, self.request.tenant, by_type))
+        return stack
+
+    def choosable(self):
+        return self.restrict(StackComponent).order_by("type", "name")
+
+    def show(self, form, stack, status=200):
+        return render(self.request, "mlmeta/stack_form.html", {"form": form, "stack": stack}, status=status)
+
+
+class StackDeleteView(StackDetailView):
+    """POST: delete, unless a rule keeps the stack (the default one); then its page says why."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        stack = self.writable(pk, "delete")
+        problem = self.remove(stack, stack_services.delete_stack)
+        if problem:
+            return self.render_to_response(self.get_context_data(stack=stack, problem=problem), status=409)
+        return redirect("stack-list")
 
 
 def schema_fields(schema: dict, configuration: dict) -> list[dict]:

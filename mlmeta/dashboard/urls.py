@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlmeta.dashboard import artifacts, automation, compare, models, stacks
+from mlmeta.dashboard import artifacts, automation, compare, components, models, stacks
 
 urlpatterns = [
     path("artifacts/", artifacts.ArtifactListView.as_view(), name="artifact-list"),
@@ -25,7 +25,15 @@ urlpatterns = [
     path("model-versions/<uuid:pk>/", models.ModelVersionDetailView.as_view(), name="model-version-detail"),
     path("model-versions/<uuid:pk>/promote/", models.ModelVersionPromoteView.as_view(), name="model-version-promote"),
     path("stacks/", stacks.StackListView.as_view(), name="stack-list"),
+    path("stacks/new", stacks.StackFormView.as_view(), name="stack-create"),
     path("stacks/<uuid:pk>/", stacks.StackDetailView.as_view(), name="stack-detail"),
+    path("stacks/<uuid:pk>/edit", stacks.StackFormView.as_view(), name="stack-edit"),
+    path("stacks/<uuid:pk>/delete", stacks.StackDeleteView.as_view(), name="stack-delete"),
+    path("components/", components.ComponentListView.as_view(), name="component-list"),
+    path("components/new", components.ComponentCreateView.as_view(), name="component-create"),
+    path("components/<uuid:pk>/", components.ComponentDetailView.as_view(), name="component-detail"),
+    path("components/<uuid:pk>/edit", components.ComponentEditView.as_view(), name="component-edit"),
+    path("components/<uuid:pk>/delete", components.ComponentDeleteView.as_view(), name="component-delete"),
     path("runs/compare", compare.RunCompareView.as_view(), name="run-compare"),
     path("schedules/", automation.ScheduleListView.as_view(), name="schedule-list"),
     path("schedules/new", automation.ScheduleFormView.as_view(), name="schedule-create"),

@@ -13,19 +13,21 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api.exceptions import EntityNotFound, IllegalOperationError, RequestValidationError, ZenError
+from core.api.exceptions import EntityNotFound, RequestValidationError, ZenError
 from core.api.filters import _to_bool
 from core.api.pagination import paginate
-from core.api.timestamps import parse_ts, ts
+from core.api.timestamps import ts
 from core.api.validation import invalid
 from core.api.views import ZenViewSet, hydrate_param
+from secrets_app import connector_services
 from secrets_app import connectors as registry
 from secrets_app.api.envelopes import ServiceConnectorEnvelope, type_model
 from secrets_app.api.filtersets import ServiceConnectorFilterSet, ServiceConnectorTypeFilterSet
 from secrets_app.atomic import atomic_write
 from secrets_app.backends import BackendUnavailable
+from secrets_app.connector_services import configured, type_name
 from secrets_app.connectors import ConnectorConfigError
-from secrets_app.connectors.base import Configured, Credentials
+from secrets_app.connectors.base import Credentials
 from secrets_app.models import ServiceConnector
 from tenants import rbac
 
@@ -41,29 +43,6 @@ def bool_query(request, name: str, default: bool) -> bool:
         return _to_bool(raw)
     except ValueError:
         raise invalid(name, "Input should be a valid boolean", raw, "query") from None
-
-
-def type_name(value) -> str:
-    """A request's `connector_type`: a name, or a whole type model (what the client may send)."""
-    if isinstance(value, dict):
-        value = value.get("connector_type")
-    if not isinstance(value, str):
-        raise invalid("connector_type", "Input should be a connector type name", value)
-    return value
-
-
-def configured(data: dict, base: ServiceConnector | None = None) -> Configured:
-    """Validate type, auth method, resource types and configuration of a request (an update
-    falls back to `base` for what it leaves out, and keeps its configuration when it sends
-    none); a ConnectorConfigError is a 422."""
-    name = type_name(data["connector_type"]) if data.get("connector_type") is not None else base.connector_type
-    configuration = data.get("configuration")
-    return registry.connector_type(name).configure(
-        data.get("auth_method") or base.auth_method,
-        data["resource_types"] if data.get("resource_types") is not None else getattr(base, "resource_types", []),
-        data.get("resource_id"),
-        configuration if configuration is not None or base is not None else {},
-    )
 
 
 class ServiceConnectorViewSet(ZenViewSet):
@@ -131,95 +110,14 @@ class ServiceConnectorViewSet(ZenViewSet):
             return super().save_or_conflict(save, data)
 
     def perform_create(self, data):
-        settings = configured(data)
-        connector = ServiceConnector(tenant=self.request.tenant, user=self.request.user, name=data["name"])
-        self.apply(connector, data, settings)
-        self.clean(connector)
-        connector.save()
-        connector.store_secrets(settings.secrets)
-        return connector
+        return connector_services.create_connector(self.request.tenant, self.request.user, data)
 
     def perform_update(self, connector, data):
         data = {**dict.fromkeys(CLEARED_WHEN_ABSENT), **data}
-        self.refuse_changes_in_use(connector, data)
-        if data.get("name") is not None:
-            connector.name = data["name"]
-        settings = configured(data, connector)
-        if data.get("configuration") is None:
-            settings.configuration, settings.secrets = connector.configuration, None
-            self.check_method_fits(connector, data)
-        self.apply(connector, data, settings, update=True)
-        self.clean(connector)
-        connector.save()
-        if settings.secrets is not None:
-            connector.store_secrets(settings.secrets)
-        return connector
-
-    def apply(self, connector, data, settings: Configured, update: bool = False) -> None:
-        connector.connector_type = (
-            type_name(data["connector_type"]) if data.get("connector_type") else connector.connector_type
-        )
-        connector.auth_method = settings.auth_method
-        connector.resource_types = settings.resource_types
-        connector.resource_id = settings.resource_id
-        connector.supports_instances = settings.supports_instances
-        connector.configuration = settings.configuration
-        connector.expiration_seconds = data.get("expiration_seconds")
-        for field in ("description", "expires_skew_tolerance", "labels"):
-            if data.get(field) is not None or not update:
-                setattr(connector, field, data.get(field) if data.get(field) is not None else _empty(field))
-        if data.get("expires_at") is not None or not update:
-            connector.expires_at = self.timestamp(data.get("expires_at"))
-        kind = registry.connector_type(connector.connector_type)
-        kind(connector.auth_method, {}, connector.expiration_seconds).check_expiration()
-
-    def check_method_fits(self, connector, data) -> None:
-        """An update that changes the type or auth method without a new configuration must
-        still leave a valid one."""
-        changed = any(
-            data.get(field) is not None and data[field] != getattr(connector, field) for field in ("auth_method",)
-        ) or (data.get("connector_type") is not None and type_name(data["connector_type"]) != connector.connector_type)
-        if changed:
-            full = connector.full_configuration(self.request.user)
-            configured({**data, "configuration": full}, connector)
-
-    def refuse_changes_in_use(self, connector, data) -> None:
-        """What components rely on (type, auth method, resources) stays while they use it."""
-        if not connector.components.exists():
-            return
-        wanted = {
-            "connector_type": type_name(data["connector_type"]) if data.get("connector_type") else None,
-            "auth_method": data.get("auth_method"),
-            "resource_types": data.get("resource_types"),
-        }
-        for field, value in wanted.items():
-            if value is not None and value != getattr(connector, field):
-                raise IllegalOperationError(
-                    f"The {field} of a service connector that is already actively used in one or more stack "
-                    "components cannot be changed."
-                )
-        if data.get("resource_id") != connector.resource_id:
-            raise IllegalOperationError(
-                "The resource ID of a service connector that is already actively used in one or more stack "
-                "components cannot be changed."
-            )
+        return connector_services.update_connector(connector, self.request.user, data)
 
     def perform_destroy(self, connector):
-        used = connector.components.count()
-        if used:
-            raise IllegalOperationError(
-                f"Service connector with ID {connector.pk} cannot be deleted as it is still referenced by {used} "
-                "stack components. Before deleting this service connector, make sure to remove it from all stack "
-                "components."
-            )
-        connector.delete_with_secret()
-
-    @staticmethod
-    def timestamp(value):
-        try:
-            return parse_ts(value)
-        except ValueError:
-            raise invalid("expires_at", "Input should be a valid datetime", value) from None
+        connector_services.delete_connector(connector)
 
     # --- verify, resources, client ---------------------------------------------------------
     @action(detail=False, methods=["post"], url_path="verify", url_name="verify-config")
@@ -266,12 +164,7 @@ class ServiceConnectorViewSet(ZenViewSet):
         return Response(results)
 
     def resources_of(self, connector, resource_type, resource_id, list_resources) -> dict:
-        base = {"id": str(connector.pk), "name": connector.name, "connector_type": type_model(connector.connector_type)}
-        instance = connector.instance(self.request.user)
-        if resource_type is None and len(connector.resource_types) == 1:
-            resource_type = connector.resource_types[0]
-        resource_id = resource_id or connector.resource_id
-        return {**base, **instance.verify(connector.resource_types, resource_type, resource_id, list_resources)}
+        return connector_services.resources_of(connector, self.request.user, resource_type, resource_id, list_resources)
 
     @action(detail=True, methods=["get"], url_path="client")
     def client(self, request, pk=None):
@@ -328,10 +221,6 @@ class ServiceConnectorViewSet(ZenViewSet):
             "permission_denied": False,
             "name": connector.name,
         }
-
-
-def _empty(field: str):
-    return {"description": "", "labels": {}}.get(field)
 
 
 class ServiceConnectorTypeViewSet(viewsets.ViewSet):
