@@ -498,6 +498,48 @@ def create_team(organization: Organization, name: str, *, description: str = "",
     return team
 
 
+def update_team(team: Team, *, by=None, request=None, **fields) -> Team:
+    """Change a team's `name` or `description`. Raises ValidationError (a taken name) or Refused."""
+    _check_can(by, "update", "team", team.organization, request, obj=team)
+    before = {"name": team.name, "description": team.description}
+    for name in before:
+        if name in fields:
+            setattr(team, name, fields[name])
+    team.full_clean(exclude=["created_by"])
+    team.save()
+    changes = audit.changed_fields(before, {"name": team.name, "description": team.description})
+    audit.record("update", request=request, actor=by, obj=team, changes=changes)
+    return team
+
+
+def delete_team(team: Team, *, by=None, request=None) -> None:
+    """Delete a team: each of its role assignments is revoked (checked as revoking it) first."""
+    _check_can(by, "delete", "team", team.organization, request, obj=team)
+    assignments = list(team.role_assignments.select_related("role", "organization", "tenant", "project"))
+    if by is not None:
+        for assignment in assignments:
+            check_grant(
+                by,
+                assignment.role,
+                organization=assignment.organization,
+                tenant=assignment.tenant,
+                project=assignment.project,
+                resource_type=assignment.resource_type,
+                resource_id=assignment.resource_id,
+                team=team,
+                revoking=True,
+                request=request,
+            )
+    members = list(team.members.all())
+    with transaction.atomic():
+        for assignment in assignments:
+            revoke(assignment, by=by, request=request)
+        audit.record("delete", request=request, actor=by, obj=team, organization=team.organization_id)
+        team.delete()
+    for member in members:
+        rbac.forget(member)
+
+
 def _check_team_roles(team: Team, user, by, request, revoking: bool = False) -> None:
     """Joining a team gives its roles: the same rules as assigning each of them to `user`."""
     if by is None:
@@ -560,14 +602,17 @@ def invite(
 ) -> tuple[Invitation, str]:
     """Invite `email` to `organization`, holding `roles` (dicts {"role": slug or Role, "tenant",
     "project", "resource_type", "resource_id"}; organization scope when none is given) and
-    `teams` until accepted. Returns (invitation, token); the token is not stored and is shown once.
+    `teams` until accepted. Inviting into tenants only needs `invitation:create` in them (a
+    tenant admin's), anything else organization-wide. Returns (invitation, token); the token
+    is not stored and is shown once.
     Every role (and every team's roles) is checked as if assigned by `by`, before anything is
     written (so a refusal's audit event is not rolled back)."""
-    _check_can(by, "create", "invitation", organization, request)
     grants = [_role_spec(organization, spec) for spec in roles]
     for team in teams:
         if team.organization_id != organization.pk:
             raise ValidationError(f"Team '{team}' belongs to another organization.")
+    if not _may_invite_into_tenants(by, grants, teams):
+        _check_can(by, "create", "invitation", organization, request)
     if by is not None:
         for role, scope in grants:
             check_grant(by, role, request=request, **scope)
@@ -583,6 +628,15 @@ def invite(
         invitation.teams.add(*teams)
         audit.record("create", request=request, actor=by, obj=invitation, changes={"email": email})
     return invitation, token
+
+
+def _may_invite_into_tenants(by, grants, teams) -> bool:
+    """An invitation into tenants only (each role at tenant or project scope, no team) needs
+    `invitation:create` in each of those tenants; anything else needs it organization-wide."""
+    tenants = {scope["tenant"] for _, scope in grants}
+    if by is None or not grants or teams or None in tenants:
+        return by is None
+    return all(rbac.can(by, "create", "invitation", tenant=tenant) for tenant in tenants)
 
 
 def _role_spec(organization: Organization, spec: dict) -> tuple[Role, dict]:
@@ -797,3 +851,19 @@ def update_api_key(key: APIKey, *, by=None, request=None, **fields) -> APIKey:
         changes=audit.changed_fields(before, after),
     )
     return key
+
+
+def delete_api_key(key: APIKey, *, by=None, request=None) -> None:
+    """Delete a key: it stops logging in at once, as do tokens minted from it."""
+    _check_key_owner(key.service_account, by, request)
+    _check_can(by, "delete", "service_account", key.organization, request, obj=key)
+    audit.record(
+        "delete",
+        request=request,
+        actor=by,
+        obj=key,
+        resource_type="api_key",
+        organization=key.organization_id,
+        changes={"name": key.name, "service_account": key.service_account.username},
+    )
+    key.delete()
