@@ -3,11 +3,15 @@ admin in a bounded number of queries; a viewer is refused every POST (403) and s
 button; other tenants' and organizations' objects are 404; privilege escalation is refused
 (403, form error, audited); bad input is a form error; names are escaped."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tenants import access
-from tenants.models import AuditEvent, Invitation, Organization, Project, Role, RoleAssignment, Team, User
+from tenants.models import APIKey, AuditEvent, Invitation, Organization, Project, Role, RoleAssignment, Team, User
+from tenants.models.service_accounts import decode_key
 from tests.conftest import make_user
 
 XSS = "<script>alert(1)</script>"
@@ -271,3 +275,188 @@ def test_settings_form_errors(alice_client, tenant_a):
     assert {"name", "logo_url"} <= set(response.context["form"].errors)
     tenant_a.refresh_from_db()
     assert tenant_a.name == "Alpha"
+
+
+# --- service accounts and API keys -------------------------------------------------------------
+def test_api_key_is_shown_once_only(alice_client, robot, caplog):
+    future = (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    response = alice_client.post(f"/service-accounts/{robot.pk}/", {"name": "deploy", "expires": future})
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    plaintext = response.context["plaintext"]
+    assert plaintext.startswith("ZENKEY_") and plaintext in response.content.decode()
+    key = APIKey.objects.get(service_account=robot, name="deploy")
+    _, secret = decode_key(plaintext)
+    assert key.generation_of(secret) == 1 and key.expires is not None
+
+    detail = alice_client.get(f"/service-accounts/{robot.pk}/")
+    listing = alice_client.get("/service-accounts/")
+    for page in (detail, listing):
+        assert plaintext not in page.content.decode() and secret not in page.content.decode()
+    assert f"ZENKEY_…{str(key.pk)[:8]}" in detail.content.decode()
+    rows = " ".join(str(list(e.values())) for e in AuditEvent.objects.values())
+    assert "deploy" in rows and secret not in rows and plaintext not in rows
+    assert secret not in caplog.text
+
+
+def test_rotate_deactivate_and_delete_a_key(alice_client, robot):
+    key, old = access.issue_api_key(robot, "deploy")
+    url = f"/service-accounts/{robot.pk}/keys/{key.pk}"
+    response = alice_client.post(f"{url}/rotate", {"retain_period_minutes": 30})
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    new = response.context["plaintext"]
+    assert new != old and new in response.content.decode()
+    key.refresh_from_db()
+    assert key.generation_of(decode_key(new)[1]) == 2 and key.generation_of(decode_key(old)[1]) == 1
+    assert new not in alice_client.get(f"/service-accounts/{robot.pk}/").content.decode()
+    assert alice_client.post(f"{url}/rotate", {"retain_period_minutes": -1}).status_code == 400
+    assert alice_client.post(f"{url}/deactivate").status_code == 302
+    key.refresh_from_db()
+    assert not key.active
+    assert alice_client.post(f"{url}/explode").status_code == 404
+    assert alice_client.post(f"{url}/delete").status_code == 302
+    assert not APIKey.objects.filter(pk=key.pk).exists()
+    assert AuditEvent.objects.filter(action="delete", resource_type="api_key", resource_id=str(key.pk)).exists()
+
+
+def test_minting_a_key_of_a_stronger_account_is_a_form_error(alice_client, alice, org, tenant_a):
+    boss = access.create_service_account(org, "boss-bot")
+    access.assign_role("tenant-developer", user=boss, tenant=tenant_a)
+    access.assign_role("org-admin", user=boss, organization=org)
+    response = alice_client.post(f"/service-accounts/{boss.pk}/", {"name": "mine"})
+    assert response.status_code == 403
+    assert "holds permissions you do not hold" in response.content.decode()
+    assert "ZENKEY_" not in response.content.decode().replace("ZENKEY_…", "")
+    assert not APIKey.objects.exists() and denied(alice, "holds permissions")
+
+
+def test_api_key_form_errors(alice_client, robot):
+    past = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    url = f"/service-accounts/{robot.pk}/"
+    for data, field in (({"name": "k", "expires": past}, "expires"), ({"name": "k", "expires": "soon"}, "expires")):
+        response = alice_client.post(url, data)
+        assert response.status_code == 400 and field in response.context["key_form"].errors, data
+    assert alice_client.post(url, {"name": " "}).status_code == 400
+    access.issue_api_key(robot, "taken")
+    response = alice_client.post(url, {"name": "taken"})
+    assert response.status_code == 400 and "name" in response.context["key_form"].errors
+    assert APIKey.objects.count() == 1
+
+
+def test_org_admin_creates_and_deactivates_a_service_account(olga, tenant_a):
+    client = logged_in(olga)
+    developer = role("tenant-developer").pk
+    assert client.post("/service-accounts/", {"name": "deployer", "role": developer}).status_code == 302
+    account = User.objects.get(username="deployer", is_service_account=True)
+    assert RoleAssignment.objects.filter(user=account, tenant=tenant_a, role__slug="tenant-developer").exists()
+    response = client.post("/service-accounts/", {"name": "deployer"})
+    assert response.status_code == 400 and "exists already" in response.content.decode()
+    assert client.post("/service-accounts/", {"name": "bad name!"}).status_code == 400
+    assert client.post(f"/service-accounts/{account.pk}/active", {"active": "0"}).status_code == 302
+    account.refresh_from_db()
+    assert not account.is_active
+
+
+def test_tenant_admin_cannot_create_service_accounts(alice_client):
+    assert 'action="/service-accounts/"' not in alice_client.get("/service-accounts/").content.decode()
+    assert alice_client.post("/service-accounts/", {"name": "sneaky"}).status_code == 403
+    assert not User.objects.filter(username="sneaky").exists()
+
+
+# --- teams ----------------------------------------------------------------------------------------
+def test_org_admin_manages_a_team(olga, alice, tenant_a):
+    client = logged_in(olga)
+    assert client.post("/teams/", {"name": XSS, "description": "d"}).status_code == 302
+    team = Team.objects.get(name=XSS)
+    for url in ("/teams/", f"/teams/{team.pk}/"):
+        html = client.get(url).content.decode()
+        assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert client.post(f"/teams/{team.pk}/", {"name": "data"}).status_code == 302
+    assert client.post(f"/teams/{team.pk}/members", {"user": alice.pk}).status_code == 302
+    data = {"role": role("tenant-viewer").pk, "scope": "tenant"}
+    assert client.post(f"/teams/{team.pk}/roles", data).status_code == 302
+    assignment = RoleAssignment.objects.get(team=team, tenant=tenant_a)
+    assert client.post(f"/teams/{team.pk}/roles/{assignment.pk}/revoke").status_code == 302
+    assert client.post(f"/teams/{team.pk}/members/{alice.pk}/remove").status_code == 302
+    team.refresh_from_db()
+    assert team.name == "data" and not team.members.exists() and not team.role_assignments.exists()
+    assert client.post(f"/teams/{team.pk}/delete").status_code == 302
+    assert not Team.objects.filter(pk=team.pk).exists()
+    actions = set(AuditEvent.objects.filter(resource_type="team").values_list("action", flat=True))
+    assert {"create", "update", "delete"} <= actions
+
+
+def test_team_form_errors(olga, team):
+    client = logged_in(olga)
+    response = client.post("/teams/", {"name": "  "})
+    assert response.status_code == 400 and "name" in response.context["form"].errors
+    response = client.post("/teams/", {"name": "ml-team"})
+    assert response.status_code == 400 and "already exists" in response.content.decode()
+    other = access.create_team(team.organization, "other")
+    response = client.post(f"/teams/{other.pk}/", {"name": "ml-team"})
+    assert response.status_code == 400 and Team.objects.filter(name="other").exists()
+    response = client.post(f"/teams/{team.pk}/members", {"user": "not-a-user"})
+    assert response.status_code == 400
+    assert Team.objects.count() == 2
+
+
+def test_assigning_a_team_a_role_above_oneself_is_refused(alice, team, org):
+    """alice may assign tenant roles but not organization ones, also to a team."""
+    access.assign_role("org-viewer", user=alice, organization=org)  # so alice sees the team
+    client = logged_in(alice)
+    data = {"role": role("org-admin").pk, "scope": "organization"}
+    response = client.post(f"/teams/{team.pk}/roles", data)
+    assert response.status_code == 403 and not team.role_assignments.filter(tenant=None).exists()
+    assert denied(alice, "manage the roles")
+
+
+# --- roles ----------------------------------------------------------------------------------------
+def test_org_admin_creates_edits_and_deletes_a_custom_role(olga):
+    client = logged_in(olga)
+    grid = client.get("/roles/new").content.decode()
+    assert 'value="pipeline_run:read"' in grid and 'value="tenant:share"' not in grid
+    data = {"name": XSS, "level": "tenant", "permissions": ["pipeline_run:read", "pipeline:read"]}
+    assert client.post("/roles/new", data).status_code == 302
+    created = Role.objects.get(name=XSS)
+    assert created.permissions == ["pipeline:read", "pipeline_run:read"] and not created.builtin
+    for url in ("/roles/", f"/roles/{created.pk}/"):
+        html = client.get(url).content.decode()
+        assert XSS not in html and "&lt;script&gt;" in html
+    edit = {"name": "Runs", "level": "project", "permissions": ["pipeline_run:read", "pipeline_run:update"]}
+    assert client.post(f"/roles/{created.pk}/", edit).status_code == 302
+    created.refresh_from_db()
+    assert (created.name, created.level) == ("Runs", "tenant")  # the level stays
+    assert created.permissions == ["pipeline_run:read", "pipeline_run:update"]
+    assert client.post(f"/roles/{created.pk}/delete").status_code == 302
+    assert not Role.objects.filter(pk=created.pk).exists()
+
+
+def test_role_form_errors(olga, custom_role):
+    client = logged_in(olga)
+    response = client.post("/roles/new", {"name": "x", "level": "tenant", "permissions": ["pipeline_run:fly"]})
+    assert response.status_code == 400 and "permissions" in response.context["form"].errors
+    assert "pipeline_run:fly" in response.content.decode()
+    response = client.post("/roles/new", {"name": "", "level": "galaxy"})
+    assert response.status_code == 400 and {"name", "level"} <= set(response.context["form"].errors)
+    response = client.post("/roles/new", {"name": "Run reader", "level": "tenant"})
+    assert response.status_code == 400 and "already exists" in response.content.decode()
+    builtin = role("tenant-viewer")
+    assert client.post(f"/roles/{builtin.pk}/", {"name": "Mine", "permissions": []}).status_code == 403
+    assert client.post(f"/roles/{builtin.pk}/delete").status_code == 403
+    assert (
+        role("tenant-viewer").name == "Tenant Viewer" and Role.objects.filter(organization__isnull=False).count() == 1
+    )
+
+
+def test_role_editor_cannot_grant_permissions_they_lack(org, tenant_a):
+    manager = make_user("mona", tenant_a, role="tenant-viewer")
+    access.assign_role("org-manager", user=manager, organization=org)
+    client = logged_in(manager)
+    data = {"name": "Secret reader", "level": "tenant", "permissions": ["secret:read_secret_value"]}
+    response = client.post("/roles/new", data)
+    assert response.status_code == 403 and "permissions you do not hold" in response.content.decode()
+    assert not Role.objects.filter(name="Secret reader").exists() and denied(manager, "do not hold")
+
+
+def test_predefined_role_page_is_read_only_and_grouped(olga):
+    html = logged_in(olga).get(f"/roles/{role('project-viewer').pk}/").content.decode()
+    assert post_forms(html) == 0 and "pipeline_run" in html and "?base=" in html
