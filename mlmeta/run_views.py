@@ -223,6 +223,7 @@ class RunDetailView(RunObjectMixin, TemplateView):
             may_stop=run.in_progress and rbac.check(user, "update", run),
             may_rerun=run.snapshot is not None and launching.may_launch(user, run.snapshot),
             may_delete=rbac.check(user, "delete", run),
+            live_ids=str(run.pk) if run.in_progress else "",  # the status badge polls until the run ends
         )
         return context
 

@@ -5,17 +5,22 @@ trigger's secret is shown once, then only kept sealed (mlmeta.triggers)."""
 from datetime import timedelta
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.generic import ListView, View
 
+from core.signals import resource_changed
 from mlmeta import scheduling, triggers
 from mlmeta.dashboard.base import RegistryPage
 from mlmeta.models import Model, Pipeline, PipelineSnapshot, Schedule
 from mlmeta.models.automation import Trigger, TriggerAction, TriggerDispatch, TriggerEvent
+from mlmeta.run_views import refuse
 from tenants import rbac
+
+DISPATCHES_SHOWN = 50
 
 
 class ScheduleForm(forms.ModelForm):
@@ -98,15 +103,31 @@ class AutomationPage(RegistryPage):
     def may_create(self, project) -> bool:
         return rbac.can(self.request.user, "create", self.model.rbac_type, tenant=self.request.tenant, project=project)
 
+    def actions_allowed(self, rows) -> dict:
+        """Which rows of a page the user may pause/resume and delete (one check per action)."""
+        ids = [row.pk for row in rows]
+        user, tenant = self.request.user, self.request.tenant
+        return {
+            "may_update": rbac.allowed_ids(user, "update", self.model, ids, tenant=tenant),
+            "may_delete": rbac.allowed_ids(user, "delete", self.model, ids, tenant=tenant),
+        }
+
 
 class ScheduleListView(AutomationPage, ListView):
     template_name = "mlmeta/automation/schedule_list.html"
     context_object_name = "schedules"
     paginate_by = 50
 
+    model = Schedule
+
     def get_queryset(self):
-        rows = self.restrict(Schedule).filter(is_archived=False).select_related("snapshot", "pipeline")
+        rows = self.restrict(Schedule).filter(is_archived=False).select_related("snapshot__pipeline", "pipeline")
         return rows.order_by("-created")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(self.actions_allowed(context["schedules"]))
+        return context
 
 
 class TriggerListView(AutomationPage, ListView):
@@ -114,11 +135,14 @@ class TriggerListView(AutomationPage, ListView):
     context_object_name = "triggers"
     paginate_by = 50
 
+    model = Trigger
+
     def get_queryset(self):
         return self.restrict(Trigger).select_related("snapshot", "pipeline", "model").order_by("-created")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        context.update(self.actions_allowed(context["triggers"]))
         ids = [trigger.pk for trigger in context["triggers"]]
         context["dispatches"] = (
             self.restrict(TriggerDispatch)
@@ -162,7 +186,9 @@ class ScheduleFormView(AutomationPage, View):
 
     def show(self, form, schedule, status=200):
         self.limit_choices(form)
-        return render(self.request, self.template_name, {"form": form, "schedule": schedule}, status=status)
+        may_delete = schedule is not None and rbac.check(self.request.user, "delete", schedule)
+        context = {"form": form, "schedule": schedule, "may_delete": may_delete}
+        return render(self.request, self.template_name, context, status=status)
 
 
 class TriggerFormView(AutomationPage, View):
@@ -204,5 +230,133 @@ class TriggerFormView(AutomationPage, View):
         )
 
     def show(self, form, trigger, status=200):
+        """The form; for an existing trigger also its actions and its last dispatches."""
         self.limit_choices(form)
-        return render(self.request, self.template_name, {"form": form, "trigger": trigger}, status=status)
+        context = {"form": form, "trigger": trigger, "dispatches": [], "may_delete": False}
+        if trigger is not None:
+            dispatches = self.restrict(TriggerDispatch).filter(trigger=trigger).order_by("-created")
+            context["dispatches"] = dispatches[:DISPATCHES_SHOWN]
+            context["may_delete"] = rbac.check(self.request.user, "delete", trigger)
+            context["inbound"] = trigger.event in (TriggerEvent.WEBHOOK_GITHUB, TriggerEvent.WEBHOOK_GENERIC)
+        return render(self.request, self.template_name, context, status=status)
+
+
+# Object actions: delete (confirm page, POST), pause/resume, rotate a trigger's secret -------------
+
+
+def audited(request, action: str, obj, pk, resource_type: str, changes: dict | None = None) -> None:
+    """Audit a dashboard change as the API's writes are (core.signals.resource_changed)."""
+    resource_changed.send(
+        sender=type(obj),
+        request=request,
+        action=action,
+        obj=obj,
+        resource_id=pk,
+        resource_type=resource_type,
+        changes=changes or {},
+    )
+
+
+class AutomationActionView(AutomationPage, View):
+    """An action on one schedule or trigger: looked up through restrict (404), then `needs` is
+    checked on the object (403, audited like the API's refusals)."""
+
+    needs = "update"
+    resource_type = ""
+
+    def target(self, pk):
+        obj = self.get_or_404(self.restrict(self.model, "read"), pk)
+        if not rbac.check(self.request.user, self.needs, obj):
+            refuse(self.request, self.needs, obj, "You may not change this.")
+        return obj
+
+    def back(self):
+        return redirect(reverse(f"{self.resource_type}-list"))
+
+
+class AutomationDeleteView(AutomationActionView):
+    needs = "delete"
+    template_name = "mlmeta/automation/confirm_delete.html"
+
+    def get(self, request, pk):
+        obj = self.target(pk)
+        return render(request, self.template_name, {"obj": obj, "kind": self.resource_type})
+
+    def post(self, request, pk):
+        obj = self.target(pk)
+        name = obj.name
+        with transaction.atomic():
+            self.remove(obj)
+            audited(request, "delete", obj, pk, self.resource_type)
+        messages.success(request, f"Deleted {self.resource_type} {name}.")
+        return self.back()
+
+    def remove(self, obj):
+        obj.delete()
+
+
+class ScheduleDeleteView(AutomationDeleteView):
+    model = Schedule
+    resource_type = "schedule"
+
+    def remove(self, schedule):
+        scheduling.remove(schedule)
+        schedule.delete()
+
+
+class TriggerDeleteView(AutomationDeleteView):
+    model = Trigger
+    resource_type = "trigger"
+
+
+class AutomationActiveView(AutomationActionView):
+    """POST: pause (active=False) or resume (active=True); a schedule's PeriodicTask follows."""
+
+    http_method_names = ["post"]
+    active = True
+
+    def post(self, request, pk):
+        obj = self.target(pk)
+        before = obj.active
+        obj.active = self.active
+        with transaction.atomic():
+            obj.save(update_fields=["active", "updated"])
+            if self.model is Schedule:
+                scheduling.sync(obj)
+            audited(request, "update", obj, obj.pk, self.resource_type, {"active": [before, obj.active]})
+        verb = "Resumed" if self.active else "Paused"
+        messages.success(request, f"{verb} {self.resource_type} {obj.name}.")
+        return self.back()
+
+
+class TriggerRotateSecretView(AutomationActionView):
+    """GET: what rotating does; POST: a new secret, shown once. The old one stops verifying at
+    once (no grace period): senders must be updated with the new one."""
+
+    model = Trigger
+    resource_type = "trigger"
+
+    def get(self, request, pk):
+        return render(request, "mlmeta/automation/trigger_rotate.html", {"trigger": self.target(pk)})
+
+    def post(self, request, pk):
+        trigger = self.target(pk)
+        secret = triggers.new_secret(trigger)
+        with transaction.atomic():
+            trigger.save(update_fields=["secret_sealed", "updated"])
+            audited(request, "update", trigger, trigger.pk, "trigger", {"secret": "rotated"})
+        hook_url = request.build_absolute_uri(reverse("inbound-webhook", args=[trigger.pk]))
+        context = {"trigger": trigger, "secret": secret, "hook_url": hook_url, "rotated": True}
+        response = render(request, "mlmeta/automation/trigger_secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ScheduleActiveView(AutomationActiveView):
+    model = Schedule
+    resource_type = "schedule"
+
+
+class TriggerActiveView(AutomationActiveView):
+    model = Trigger
+    resource_type = "trigger"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlmeta.dashboard import artifacts, automation, compare, components, models, stacks
+from mlmeta.dashboard import artifacts, automation, compare, components, models, snapshots, stacks
 
 urlpatterns = [
     path("artifacts/", artifacts.ArtifactListView.as_view(), name="artifact-list"),
@@ -35,10 +35,20 @@ urlpatterns = [
     path("components/<uuid:pk>/edit", components.ComponentEditView.as_view(), name="component-edit"),
     path("components/<uuid:pk>/delete", components.ComponentDeleteView.as_view(), name="component-delete"),
     path("runs/compare", compare.RunCompareView.as_view(), name="run-compare"),
+    path("snapshots/<uuid:pk>/", snapshots.SnapshotDetailView.as_view(), name="snapshot-detail"),
+    path("snapshots/<uuid:pk>/run", snapshots.SnapshotRunView.as_view(), name="snapshot-run"),
+    path("runs/<uuid:pk>/run-with-changes", snapshots.RunWithChangesView.as_view(), name="run-with-changes"),
     path("schedules/", automation.ScheduleListView.as_view(), name="schedule-list"),
     path("schedules/new", automation.ScheduleFormView.as_view(), name="schedule-create"),
     path("schedules/<uuid:pk>/", automation.ScheduleFormView.as_view(), name="schedule-edit"),
+    path("schedules/<uuid:pk>/delete", automation.ScheduleDeleteView.as_view(), name="schedule-delete"),
+    path("schedules/<uuid:pk>/pause", automation.ScheduleActiveView.as_view(active=False), name="schedule-pause"),
+    path("schedules/<uuid:pk>/resume", automation.ScheduleActiveView.as_view(active=True), name="schedule-resume"),
     path("triggers/", automation.TriggerListView.as_view(), name="trigger-list"),
     path("triggers/new", automation.TriggerFormView.as_view(), name="trigger-create"),
     path("triggers/<uuid:pk>/", automation.TriggerFormView.as_view(), name="trigger-edit"),
+    path("triggers/<uuid:pk>/delete", automation.TriggerDeleteView.as_view(), name="trigger-delete"),
+    path("triggers/<uuid:pk>/pause", automation.TriggerActiveView.as_view(active=False), name="trigger-pause"),
+    path("triggers/<uuid:pk>/resume", automation.TriggerActiveView.as_view(active=True), name="trigger-resume"),
+    path("triggers/<uuid:pk>/rotate-secret", automation.TriggerRotateSecretView.as_view(), name="trigger-rotate"),
 ]
