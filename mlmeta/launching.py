@@ -229,7 +229,7 @@ def launch_snapshot(
     Raises IllegalOperationError (403) without pipeline_run:create in the project or read on the
     snapshot, RequestValidationError (422) for bad overrides, SnapshotNotRunnable (422) for a
     snapshot no runner can run. Nothing is created or queued when it raises. `trigger` is a small
-    JSON note of what started the run ({"type": "api"|"replay"|"schedule"|"trigger"|"template", ...});
+    JSON note of what started the run ({"type": "api"|"dashboard"|"replay"|"schedule"|"trigger"|"template", ...});
     `template_id` marks the run's snapshot as made from that run template."""
     if not may_launch(user, snapshot):
         raise IllegalOperationError("You are not allowed to run this snapshot (needs pipeline_run:create).")
