@@ -4,10 +4,17 @@ from oauth2_provider import urls as dot_urls
 
 from core import views as core_views
 from core.api.exceptions import api_not_found
+from tenants import oauth
 
 # django-oauth-toolkit's provider endpoints and OIDC discovery, without its application-management
 # pages (applications are registered by operators in the admin or with `manage.py createapplication`).
-oauth_urls = (dot_urls.base_urlpatterns + dot_urls.oidc_urlpatterns, dot_urls.app_name)
+# The consent page is our subclass (its CSP lets the form redirect to the client).
+oauth_urls = (
+    [path("authorize/", oauth.AuthorizationView.as_view(), name="authorize")]
+    + [pattern for pattern in dot_urls.base_urlpatterns if pattern.name != "authorize"]
+    + dot_urls.oidc_urlpatterns,
+    dot_urls.app_name,
+)
 
 api_v1 = [
     path("", include("tenants.api.urls")),

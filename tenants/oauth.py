@@ -6,6 +6,9 @@ service accounts, API keys, teams, roles and memberships need it). The token's u
 subject to tenants.rbac: a scope only narrows what the user may do, it never widens it.
 """
 
+from urllib.parse import urlsplit
+
+from oauth2_provider import views as dot_views
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication as DOTAuthentication
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
@@ -120,3 +123,17 @@ class TokenHasMethodScope(BasePermission):
             f"it needs one of {', '.join(sorted(needed))}."
         )
         return False
+
+
+class AuthorizationView(dot_views.AuthorizationView):
+    """django-oauth-toolkit's consent page. Its form answers with a redirect to the client, which
+    the browser checks against the page's CSP form-action: allow that one validated origin."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        redirect_uri = self.oauth2_data.get("redirect_uri")
+        if response.status_code == 200 and redirect_uri:
+            parts = urlsplit(redirect_uri)
+            origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+            response._csp_update = {"form-action": [origin]}
+        return response

@@ -113,3 +113,37 @@ def test_clear_expired_task_deletes_expired_tokens(client, tenant, robot):
     AccessToken.objects.filter(token=token).update(expires=timezone.now() - timedelta(days=30))
     clear_expired_oauth_tokens()
     assert not AccessToken.objects.filter(token=token).exists()
+
+
+def test_consent_page_lets_its_form_redirect_to_the_registered_client_only(client, tenant):
+    """The consent form answers with a redirect to the client, which browsers check against the
+    page's CSP form-action: the registered redirect URI's origin is allowed, nothing else."""
+    alice = make_user("consent-alice", tenant, role="tenant-developer")
+    app = Application.objects.create(
+        name="notebook",
+        user=alice,
+        client_id="notebook-client",
+        client_secret=CLIENT_SECRET,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://notebook.example:8443/callback",
+        algorithm=Application.RS256_ALGORITHM,
+    )
+    client.force_login(alice)
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "scope": "read",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    }
+
+    page = client.get("/oauth/authorize/", {**query, "redirect_uri": "https://notebook.example:8443/callback"})
+    assert page.status_code == 200
+    form_action = next(
+        d for d in page["Content-Security-Policy"].split(";") if d.strip().startswith("form-action")
+    )
+    assert form_action.split()[1:] == ["'self'", "https://notebook.example:8443"]
+
+    foreign = client.get("/oauth/authorize/", {**query, "redirect_uri": "https://evil.example/cb"})
+    assert "evil.example" not in foreign.get("Content-Security-Policy", "")
