@@ -140,9 +140,7 @@ def test_consent_page_lets_its_form_redirect_to_the_registered_client_only(clien
 
     page = client.get("/oauth/authorize/", {**query, "redirect_uri": "https://notebook.example:8443/callback"})
     assert page.status_code == 200
-    form_action = next(
-        d for d in page["Content-Security-Policy"].split(";") if d.strip().startswith("form-action")
-    )
+    form_action = next(d for d in page["Content-Security-Policy"].split(";") if d.strip().startswith("form-action"))
     assert form_action.split()[1:] == ["'self'", "https://notebook.example:8443"]
 
     foreign = client.get("/oauth/authorize/", {**query, "redirect_uri": "https://evil.example/cb"})
