@@ -1,6 +1,7 @@
 """The runs dashboard in Debian's chromium (Playwright): log in, filter the runs list, open a run,
-see its DAG drawn as SVG by dagre, click a step and read its logs. Screenshots of the runs list,
-a run page and a step page land in test-output/.
+see its DAG drawn as SVG by dagre, click a step and read its logs; create and delete a schedule
+under Automation; run a snapshot from its Run form and land on the new run. Screenshots of the
+runs list, a run page, a step page, the schedules and the Run form land in test-output/.
 
 One MLMeta process (gunicorn, SQLite) for the module, whose local artifact root is a temporary
 directory holding the step's log file.
@@ -54,7 +55,14 @@ for i, name in enumerate(["load_data", "train_model", "evaluate"]):
                                    ("INFO", "model trained")]:
                 f.write(json.dumps({{"level": level, "message": message}}) + "\\n")
         Logs.objects.create(source="step", uri=path, artifact_store=store, step_run=step, pipeline_run=run, **owned)
-print(json.dumps({{"run": str(run.pk), "live": str(live.pk)}}))
+tuning = Pipeline.objects.create(name="tuning_pipeline", **owned)
+snapshot = PipelineSnapshot.objects.create(name="tuning-v1", pipeline=tuning,
+    stack=Stack.objects.get(tenant=tenant, name="default"), run_name_template="tuning-{{date}}-{{time}}",
+    pipeline_configuration={{"name": "tuning_pipeline", "parameters": {{"epochs": 3, "optimizer": "adam"}}}},
+    step_configurations={{"tune": {{"config": {{"name": "tune", "parameters": {{"epochs": 3}}}}}}}},
+    config_schema={{"type": "object", "properties": {{"parameters": {{"type": "object", "properties": {{
+        "epochs": {{"type": "integer"}}, "optimizer": {{"type": "string", "enum": ["adam", "sgd"]}}}}}}}}}}, **owned)
+print(json.dumps({{"run": str(run.pk), "live": str(live.pk), "snapshot": str(snapshot.pk)}}))
 """
 
 FINISH = """
@@ -129,6 +137,92 @@ def test_runs_list_run_dag_and_step_logs(dashboard):
             expect(logs).to_contain_text("learning rate is high")
             expect(logs).not_to_contain_text("model trained")
             page.screenshot(path=str(SCREENSHOTS / "dashboard-step.png"), full_page=True)
+            assert errors == [], errors
+        finally:
+            browser.close()
+
+
+def log_in(page, server, path: str) -> None:
+    page.goto(f"{server.url}/login?next={path}")
+    page.fill("#id_username", ADMIN_USERNAME)
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{server.url}{path}")
+
+
+def test_automation_create_list_and_delete_a_schedule(dashboard):
+    from playwright.sync_api import expect, sync_playwright
+
+    server, _ = dashboard
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            log_in(page, server, "/runs/")
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Automation").click()
+            page.wait_for_url("**/schedules/")
+            page.get_by_role("link", name="New schedule").click()
+            page.get_by_label("Name").fill("nightly-tuning")
+            page.get_by_label("Snapshot").select_option(label="tuning-v1")
+            page.get_by_label("Cron expression").fill("0 3 * * *")
+            page.get_by_role("button", name="Save").click()
+            page.wait_for_url("**/schedules/")
+            row = page.locator("table.runs tbody tr", has_text="nightly-tuning")
+            expect(row).to_contain_text("0 3 * * *")
+            expect(row).to_contain_text("tuning_pipeline")
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-schedules.png"), full_page=True)
+
+            row.get_by_role("link", name="Delete schedule nightly-tuning").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Delete schedule nightly-tuning?")
+            page.get_by_role("button", name="Delete schedule").click()
+            page.wait_for_url("**/schedules/")
+            expect(page.get_by_role("status")).to_contain_text("Deleted schedule nightly-tuning.")
+            expect(page.locator("table.runs tbody tr", has_text="nightly-tuning")).to_have_count(0)
+            assert errors == [], errors
+        finally:
+            browser.close()
+
+
+def test_run_form_of_a_snapshot_lands_on_the_new_run(dashboard):
+    from playwright.sync_api import expect, sync_playwright
+
+    server, ids = dashboard
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            snapshot_path = f"/snapshots/{ids['snapshot']}/"
+            log_in(page, server, snapshot_path)
+            expect(page.locator("dl.facts")).to_contain_text("by the local runner")
+            page.get_by_role("link", name="Run", exact=True).click()
+            page.wait_for_url(f"**{snapshot_path}run")
+            epochs = page.get_by_label("epochs")
+            expect(epochs).to_have_value("3")
+            expect(page.get_by_label("optimizer")).to_have_value('"adam"')
+
+            # The launcher's refusal comes back on the field it names; nothing is started.
+            page.get_by_label("Other overrides").fill('{"parameters": {"nope": 1}}')
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(page.get_by_role("alert").filter(has_text="Unknown parameter 'nope'")).to_be_visible()
+            page.get_by_label("Other overrides").fill("")
+            epochs.fill("5")
+            page.get_by_label("optimizer").select_option(label="sgd")
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-run-form.png"), full_page=True)
+            page.get_by_role("button", name="Run", exact=True).click()
+
+            page.wait_for_url("**/runs/*/")
+            expect(page.get_by_role("heading", level=1)).to_contain_text("tuning-")
+            expect(page.locator("h1 .status")).to_have_text("initializing")
+            expect(page.locator("#run-poller")).to_have_attribute("hx-trigger", "every 5s")
+            expect(page.locator("dl.facts")).to_contain_text("dashboard, local runner")
+            expect(page.locator("#config-h ~ pre.json")).to_contain_text('"epochs": 5')
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-launched-run.png"), full_page=True)
             assert errors == [], errors
         finally:
             browser.close()
