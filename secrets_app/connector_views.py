@@ -13,13 +13,13 @@ from django.views.generic import ListView
 
 from core.paginators import CappedCountPaginator
 from core.schema_forms import SchemaForm
-from mlmeta.models import StackComponent
 from secrets_app import connector_services
 from secrets_app import connectors as registry
 from secrets_app.atomic import atomic_write
 from secrets_app.backends import BackendUnavailable
 from secrets_app.connectors import ConnectorConfigError
 from secrets_app.models import ServiceConnector
+from tenants import rbac
 from tenants.pages import ManagePage
 
 MASK = "••••••••"
@@ -107,7 +107,7 @@ class ConnectorDetailView(ConnectorPage, View):
             configuration=sorted(connector.configuration.items()),
             secret_keys=secret_keys,
             mask=MASK,
-            components=self.restrict(StackComponent).filter(connector=connector).order_by("type", "name"),
+            components=rbac.restrict(connector.components.all(), self.request.user).order_by("type", "name"),
             may_update=self.may("update", connector),
             may_delete=self.may("delete", connector),
             **extra,

@@ -3,7 +3,7 @@ that use it), create (type → flavor → a form generated from the flavor's JSO
 delete. Writes go through mlmeta.stack_services, the rules `/api/v1/components` applies."""
 
 from django import forms
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
@@ -28,7 +28,10 @@ class ComponentForm(forms.Form):
 
     def __init__(self, *args, connectors, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["connector"].queryset = connectors
+        if connectors is None:  # the flavor takes no connector
+            del self.fields["connector"], self.fields["connector_resource_id"]
+        else:
+            self.fields["connector"].queryset = connectors
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -41,8 +44,12 @@ class ComponentPage(ManagePage):
     model = StackComponent
     label = "stack component"
 
-    def connectors(self):
-        return self.restrict(ServiceConnector).order_by("name")
+    def connectors(self, flavor, component=None):
+        """The connectors the flavor can use (its connector type), None when it uses none."""
+        if not flavor.connector_type and not (component and component.connector_id):
+            return None
+        fitting = Q(connector_type=flavor.connector_type) | Q(pk=getattr(component, "connector_id", None))
+        return self.restrict(ServiceConnector).filter(fitting).order_by("name")
 
     def flavor_of(self, component_type, name):
         flavor = self.restrict(Flavor).filter(type=component_type, name=name).first()
@@ -107,13 +114,13 @@ class ComponentCreateView(ComponentPage, View):
             flavors = self.restrict(Flavor).filter(type=kind).order_by("name")
             return self.show("mlmeta/component_choose.html", kind=kind, flavors=flavors, types=[])
         flavor = self.flavor_of(kind, flavor_name)
-        form = ComponentForm(connectors=self.connectors())
+        form = ComponentForm(connectors=self.connectors(flavor))
         return self.form_page(flavor, form, SchemaForm(flavor.config_schema, prefix="config"))
 
     def post(self, request):
         self.ensure_may_create()
         flavor = self.flavor_of(request.POST.get("type", ""), request.POST.get("flavor", ""))
-        form = ComponentForm(request.POST, connectors=self.connectors())
+        form = ComponentForm(request.POST, connectors=self.connectors(flavor))
         config = SchemaForm(flavor.config_schema, request.POST, prefix="config")
         if not (form.is_valid() & config.is_valid()):
             return self.form_page(flavor, form, config, status=422)
@@ -127,8 +134,8 @@ class ComponentCreateView(ComponentPage, View):
                 flavor.type,
                 flavor.name,
                 config.configuration(),
-                connector=data["connector"],
-                connector_resource_id=data["connector_resource_id"] or None,
+                connector=data.get("connector"),
+                connector_resource_id=data.get("connector_resource_id") or None,
             )
 
         component = self.write("create", save, form)
@@ -146,7 +153,7 @@ class ComponentEditView(ComponentCreateView):
     def get(self, request, pk):
         component = self.writable(pk)
         form = ComponentForm(
-            connectors=self.connectors(),
+            connectors=self.connectors(self.flavor_shown(component), component),
             initial={
                 "name": component.name,
                 "connector": component.connector_id,
@@ -159,7 +166,7 @@ class ComponentEditView(ComponentCreateView):
     def post(self, request, pk):
         component = self.writable(pk)
         flavor = self.flavor_shown(component)
-        form = ComponentForm(request.POST, connectors=self.connectors())
+        form = ComponentForm(request.POST, connectors=self.connectors(flavor, component))
         config = SchemaForm(self.schema_of(component), request.POST, stored=component.configuration, prefix="config")
         if not (form.is_valid() & config.is_valid()):
             return self.form_page(flavor, form, config, status=422, component=component)
@@ -167,8 +174,9 @@ class ComponentEditView(ComponentCreateView):
 
         def save():
             stack_services.change_component(component, data["name"], config.configuration())
-            component.connector = data["connector"]
-            component.connector_resource_id = data["connector_resource_id"] or None
+            if "connector" in form.fields:
+                component.connector = data["connector"]
+                component.connector_resource_id = data["connector_resource_id"] or None
             component.save()
             return component
 

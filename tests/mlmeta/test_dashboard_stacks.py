@@ -279,3 +279,19 @@ def test_names_and_configuration_are_escaped(alice_client, world):
     for url in ("/components/", f"/components/{component.pk}/", f"/components/{component.pk}/edit", "/stacks/"):
         page = alice_client.get(url).content.decode()
         assert XSS not in page and "&lt;script&gt;" in page, url
+
+
+def test_the_connector_choice_fits_the_flavor(alice_client, world, tenant_a, alice):
+    from secrets_app.models import ServiceConnector
+
+    owned = {"tenant": tenant_a, "user": alice}
+    Flavor.objects.create(name="s3", type="artifact_store", source="x.S3", connector_type="aws", **owned)
+    aws = ServiceConnector.objects.create(name="aws-one", connector_type="aws", auth_method="secret-key", **owned)
+    ServiceConnector.objects.create(name="generic-one", connector_type="generic", auth_method="secrets", **owned)
+    page = alice_client.get("/components/new?type=artifact_store&flavor=s3").content.decode()
+    assert "aws-one" in page and "generic-one" not in page
+    assert 'name="connector"' not in alice_client.get("/components/new?type=orchestrator&flavor=rich").content.decode()
+    data = {"type": "artifact_store", "flavor": "s3", "name": "bucket", "connector": str(aws.pk)}
+    assert alice_client.post("/components/new", {**data, "connector_resource_id": "s3://b"}).status_code == 302
+    component = StackComponent.objects.get(name="bucket")
+    assert component.connector == aws and component.connector_resource_id == "s3://b"
