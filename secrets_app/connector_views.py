@@ -20,7 +20,7 @@ from secrets_app.backends import BackendUnavailable
 from secrets_app.connectors import ConnectorConfigError
 from secrets_app.models import ServiceConnector
 from tenants import rbac
-from tenants.pages import ManagePage
+from tenants.resource_pages import ResourcePage
 
 MASK = "••••••••"
 STORED = object()  # stands for a stored secret value the form was not shown
@@ -50,7 +50,7 @@ class ConnectorForm(forms.Form):
         return [chosen] if chosen else self.all_types
 
 
-class ConnectorPage(ManagePage):
+class ConnectorPage(ResourcePage):
     model = ServiceConnector
     label = "service connector"
     atomic = staticmethod(atomic_write)

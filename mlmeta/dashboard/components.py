@@ -16,7 +16,7 @@ from mlmeta.choices import StackComponentType
 from mlmeta.dashboard.stacks import schema_fields
 from mlmeta.models import Flavor, Stack, StackComponent
 from secrets_app.models import ServiceConnector
-from tenants.pages import ManagePage
+from tenants.resource_pages import ResourcePage
 
 
 class ComponentForm(forms.Form):
@@ -40,7 +40,7 @@ class ComponentForm(forms.Form):
         return name
 
 
-class ComponentPage(ManagePage):
+class ComponentPage(ResourcePage):
     model = StackComponent
     label = "stack component"
 

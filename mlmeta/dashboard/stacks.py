@@ -15,12 +15,12 @@ from core.paginators import CappedCountPaginator
 from mlmeta import stack_services
 from mlmeta.choices import StackComponentType
 from mlmeta.models import Flavor, Stack, StackComponent
-from tenants.pages import ManagePage
+from tenants.resource_pages import ResourcePage
 
 MASK = "••••••••"
 
 
-class StackListView(ManagePage, ListView):
+class StackListView(ResourcePage, ListView):
     model = Stack
 
     template_name = "mlmeta/stack_list.html"
@@ -39,7 +39,7 @@ class StackListView(ManagePage, ListView):
         return super().get_context_data(may_create=self.may_create(), **kwargs)
 
 
-class StackDetailView(ManagePage, TemplateView):
+class StackDetailView(ResourcePage, TemplateView):
     """One stack: each component with its flavor and its configuration as a read-only form."""
 
     model = Stack
@@ -105,7 +105,7 @@ class StackForm(forms.Form):
         }
 
 
-class StackFormView(ManagePage, View):
+class StackFormView(ResourcePage, View):
     """Create a stack, or edit one (rename, describe, choose its components)."""
 
     model = Stack

@@ -20,8 +20,9 @@ def message_of(exc: ZenError) -> str:
     return text[1:-1] if isinstance(exc, EntityNotFound) and text.startswith('"') else text
 
 
-class ManagePage(TenantViewMixin):
-    """A page that shows and changes rows of `model` (a tenant-level resource)."""
+class ResourcePage(TenantViewMixin):
+    """A page that shows and changes rows of `model`, a tenant-level resource of `/api/v1` (the
+    access-management pages have tenants.manage_base instead: their changes go through tenants.access)."""
 
     model = None
     label = "object"
