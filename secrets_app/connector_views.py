@@ -245,6 +245,7 @@ class ConnectorEditView(ConnectorCreateView):
             return connector_services.update_connector(connector, request.user, data)
 
         if self.write("update", save, form, obj=connector) is None:
+            connector.refresh_from_db()  # the refused change may have been half applied to the instance
             return self.form_page(kind, method, form, config, status=422, connector=connector)
         return redirect("connector-detail", connector.pk)
 

@@ -181,6 +181,7 @@ class ComponentEditView(ComponentCreateView):
             return component
 
         if self.write("update", save, form, obj=component) is None:
+            component.refresh_from_db()  # the refused change may have been half applied to the instance
             return self.form_page(flavor, form, config, status=422, component=component)
         return redirect("component-detail", component.pk)
 

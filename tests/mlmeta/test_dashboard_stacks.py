@@ -71,6 +71,11 @@ def rich_form(**overrides):
 
 def test_component_pages_render_with_bounded_queries(alice_client, world, django_assert_max_num_queries):
     orchestrator = world["orchestrator"]
+    for number in range(12):  # rows enough for an N+1 query to break the bound
+        extra = StackComponent.objects.create(
+            name=f"extra-{number}", type="artifact_store", flavor_name="local", tenant=orchestrator.tenant
+        )
+        Stack.objects.create(name=f"stack-{number}", tenant=orchestrator.tenant).components.set([orchestrator, extra])
     pages = [
         "/components/",
         "/components/?type=orchestrator",
@@ -138,6 +143,13 @@ def test_a_taken_name_is_a_form_error(alice_client, world):
     response = alice_client.post("/components/new", rich_form(name="orch"))
     assert response.status_code == 422
     assert "already exists" in str(response.context["form"].errors)
+    store = world["store"]
+    StackComponent.objects.create(name="store-2", type="artifact_store", flavor_name="local", tenant=store.tenant)
+    response = alice_client.post(f"/components/{store.pk}/edit", {"name": "store-2"})
+    assert response.status_code == 422 and "already exists" in str(response.context["form"].errors)
+    assert response.context["component"].name == "store"
+    store.refresh_from_db()
+    assert store.name == "store"
 
 
 def test_sensitive_fields_accept_secret_references_and_keep_stored_values(alice_client, world):
@@ -175,6 +187,11 @@ def test_a_component_in_a_stack_is_not_deleted(alice_client, world):
 
 def test_stack_pages_render_with_bounded_queries(alice_client, world, django_assert_max_num_queries):
     stack = world["stack"]
+    for number in range(12):
+        extra = StackComponent.objects.create(
+            name=f"extra-{number}", type="artifact_store", flavor_name="local", tenant=stack.tenant
+        )
+        Stack.objects.create(name=f"stack-{number}", tenant=stack.tenant).components.set([extra])
     for url in ("/stacks/", f"/stacks/{stack.pk}/", "/stacks/new", f"/stacks/{stack.pk}/edit"):
         with django_assert_max_num_queries(14):
             response = alice_client.get(url)

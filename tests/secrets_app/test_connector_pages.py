@@ -63,8 +63,18 @@ def test_create_stores_secrets_in_the_backend_and_never_shows_them(admin_client,
     assert AuditEvent.objects.filter(action="create", resource_id=str(connector.pk), via="dashboard").exists()
 
 
-def test_pages_render_with_bounded_queries(admin_client, django_assert_max_num_queries):
+def test_pages_render_with_bounded_queries(admin_client, tenant, admin, django_assert_max_num_queries):
     connector = create(admin_client)
+    for number in range(12):  # rows enough for an N+1 query to break the bound
+        other = ServiceConnector.objects.create(
+            tenant=tenant, user=admin, name=f"c{number}", connector_type="aws", auth_method="secret-key"
+        )
+        StackComponent.objects.create(
+            tenant=tenant, name=f"s{number}", type="artifact_store", flavor_name="s3", connector=other
+        )
+        StackComponent.objects.create(
+            tenant=tenant, name=f"u{number}", type="orchestrator", flavor_name="local", connector=connector
+        )
     urls = [
         "/connectors/",
         f"/connectors/{connector.pk}/",
