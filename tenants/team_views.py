@@ -57,7 +57,8 @@ class TeamDetailView(TeamPage, TemplateView):
     def post(self, request, pk):
         self.require(self.may_org("update", "team"), "You may not change teams.")
         team = self.team(pk)
-        form = TeamForm(request.POST, instance=Team.objects.get(pk=team.pk), organization=self.organization)
+        # A second copy of the team for the form, so a rejected name does not rename the page around it.
+        form = TeamForm(request.POST, instance=self.team(pk), organization=self.organization)
         if not form.is_valid():
             return self.page(400, team=team, edit_form=form)
         data = form.cleaned_data
