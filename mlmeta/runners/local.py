@@ -1,27 +1,24 @@
 """The `local` runner: a subprocess on the worker's machine runs ZenML's runner entrypoint for
 snapshots (RunnerEntrypointConfiguration, what the real server's workload manager starts) in a
-configured Python environment, logged in to this server with a workload token for the run."""
+configured Python environment, logged in to this server with a workload token for the run. A
+snapshot whose code is not under the source root but recorded with it (a code archive in the
+artifact store or a code repository commit) has it downloaded first (local_entrypoint.py)."""
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
 
 from mlmeta.runners import Runner, RunnerError, entrypoint_arguments
 
-# Runs inside the runner's Python: fix the source root (where the pipeline's modules live), then
-# hand over to the zenml entrypoint exactly as `python -m zenml.entrypoints.entrypoint` would.
-BOOTSTRAP = (
-    "import sys\n"
-    "from zenml.utils import source_utils\n"
-    "source_utils.set_custom_source_root(sys.argv.pop(1))\n"
-    "from zenml.entrypoints.entrypoint import main\n"
-    "main()\n"
-)
-TAIL_CHARS = 200
+# Runs inside the runner's Python: `python local_entrypoint.py SOURCE_ROOT WORK_DIR <arguments>`.
+ENTRYPOINT = Path(__file__).with_name("local_entrypoint.py")
+REASON_CHARS = 200
 
 
 def default_python() -> str:
@@ -55,8 +52,8 @@ class LocalRunner(Runner):
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{run.pk}.log"
 
-    def command(self, run) -> list[str]:
-        return [self.python(), "-c", BOOTSTRAP, self.source_root(), *entrypoint_arguments(run)]
+    def command(self, run, work_dir: str) -> list[str]:
+        return [self.python(), str(ENTRYPOINT), self.source_root(), work_dir, *entrypoint_arguments(run)]
 
     def launch(self, run, environment: dict) -> dict:
         """Start the subprocess in its own session (so stop() can end its whole group), wait for it
@@ -72,11 +69,19 @@ class LocalRunner(Runner):
             ZENML_DISABLE_CLIENT_SERVER_MISMATCH_WARNING="true",
         )
         env.update(environment)
+        home.mkdir(parents=True, exist_ok=True)
+        work_dir = tempfile.mkdtemp(prefix="work-", dir=home)  # downloaded code, removed afterwards
+        try:
+            return self.run_process(run, env, work_dir)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def run_process(self, run, env: dict, work_dir: str) -> dict:
         log = self.log_path(run)
         with open(log, "wb") as output:
             try:
                 process = subprocess.Popen(
-                    self.command(run),
+                    self.command(run, work_dir),
                     cwd=self.source_root(),
                     env=env,
                     stdout=output,
@@ -116,9 +121,10 @@ class LocalRunner(Runner):
 
 
 def last_line(path: Path) -> str:
-    """The last non-empty line of the runner's log (the exception, usually), shortened."""
+    """The last non-empty line of the runner's log (the exception, usually), cut to REASON_CHARS."""
     try:
         lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return "no output"
-    return (lines[-1] if lines else "no output")[-TAIL_CHARS:]
+    line = (lines[-1] if lines else "no output").strip()
+    return line if len(line) <= REASON_CHARS else line[: REASON_CHARS - 1] + "…"

@@ -2,7 +2,8 @@
 the run is replayed through the API; a real Celery worker on the server's broker hands it to the
 `local` runner, whose zenml client (ZenML's runner entrypoint for snapshots) runs the pipeline
 against the server again. A worker killed mid-task has its task redelivered and still exactly one
-run results (the claim)."""
+run results (the claim). A snapshot whose code is only in an archive in the artifact store has it
+downloaded by the local runner; a missing or broken archive fails the run with a readable reason."""
 
 import json
 import os
@@ -147,6 +148,60 @@ def test_a_wrong_parameter_type_is_refused_before_anything_is_queued(api, record
     assert response.status_code == 422, response.text
     assert "enable_cache" in response.text
     assert api.get("/runs", size=1)["total"] == before
+
+
+@pytest.fixture(scope="module")
+def archived(zenml, tmp_path_factory) -> dict:
+    """Three snapshots of the client whose code exists only as an archive in a local artifact store."""
+    store = tmp_path_factory.mktemp("shared-store")
+    return zenml.script("archived_code.py", str(store), "complete", "missing", "broken").ok().data
+
+
+def run_snapshot(api: Api, snapshot_id: str) -> dict:
+    response = api.post(f"/pipeline_snapshots/{snapshot_id}/runs", {})
+    assert response.status_code == 200, response.text
+    return api.wait_finished(response.json()["id"])
+
+
+def test_a_snapshot_whose_code_is_only_in_an_archive_is_downloaded_and_completes(api, mlmeta_server, archived, worker):
+    snapshot = archived["complete"]
+    assert not (SCRIPTS / "archived_complete.py").exists(), "the runner's source root must not have the code"
+    stored = api.get(f"/pipeline_snapshots/{snapshot['snapshot_id']}")
+    assert stored["metadata"]["code_path"] == snapshot["code_path"]
+    run = run_snapshot(api, snapshot["snapshot_id"])
+    assert run["body"]["status"] == "completed", json.dumps(run["body"])[:2000]
+    steps = api.get("/steps", pipeline_run_id=run["id"], size=50)["items"]
+    assert sorted((step["name"], step["body"]["status"]) for step in steps) == [
+        ("consume", "completed"),
+        ("produce", "completed"),
+    ]
+    log = Path(mlmeta_server.env["MLMETA_VAR_DIR"]) / "runner-logs" / f"{run['id']}.log"
+    assert f"Downloading code from artifact store path `{snapshot['code_path']}`" in log.read_text()
+    # The run completes before the runner process exits; the task removes the work dir after.
+    work_dirs = (log.parents[1] / "runner-home" / run["id"]).glob
+    deadline = time.monotonic() + 60
+    while list(work_dirs("work-*")):
+        assert time.monotonic() < deadline, "the work dir with the downloaded code stays behind"
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        ("missing", "archive {name} is not in the artifact store."),
+        ("broken", "{name} is not a readable archive."),
+    ],
+)
+def test_a_missing_or_broken_code_archive_fails_the_run_with_a_readable_reason(api, archived, worker, damage, reason):
+    archive = Path(archived[damage]["code_path"])
+    if damage == "missing":
+        archive.unlink()
+    else:
+        archive.write_bytes(b"not a tar archive")
+    run = run_snapshot(api, archived[damage]["snapshot_id"])
+    assert run["body"]["status"] == "failed"
+    expected = "Could not download the snapshot's code: " + reason.format(name=archive.name)
+    assert run["body"]["status_reason"] == f"The runner exited with code 1: {expected}"
 
 
 def test_a_worker_killed_mid_task_still_yields_exactly_one_run(api, mlmeta_server, recorded_run, tmp_path):

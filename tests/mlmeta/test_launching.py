@@ -7,6 +7,7 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -173,6 +174,30 @@ def test_a_local_runner_that_cannot_import_the_pipeline_fails_the_run(admin, sna
     run.refresh_from_db()
     assert run.status == ExecutionStatus.FAILED
     assert run.status_reason == "The runner exited with code 3: RuntimeError: no zenml here"
+
+
+def test_a_local_runner_downloads_code_into_a_work_dir_it_removes_afterwards(admin, snapshot, queued, tmp_path):
+    """The entrypoint gets (source root, work dir) before zenml's arguments; a long reason is cut."""
+    run = launching.launch_snapshot(snapshot, user=admin)
+    script = tmp_path / "python"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$1|$2|$3|$4" > {tmp_path / "arguments"}\n'
+        'touch "$3/code.tar.gz"\n'
+        f'echo "Could not download the snapshot\'s code: {"x" * 300}" >&2\n'
+        "exit 1\n"
+    )
+    script.chmod(0o755)
+    with override_settings(MLMETA_RUNNER_PYTHON=str(script), VAR_DIR=tmp_path, MLMETA_RUNNER_SOURCE_ROOT=str(tmp_path)):
+        assert tasks.run_snapshot.apply(args=[str(run.pk)]).get() == "failed"
+    entrypoint, source_root, work_dir, option = (tmp_path / "arguments").read_text().strip().split("|")
+    assert entrypoint.endswith("mlmeta/runners/local_entrypoint.py") and option == "--entrypoint_config_source"
+    assert source_root == str(tmp_path)
+    assert Path(work_dir).parent == tmp_path / "runner-home" / str(run.pk) and not Path(work_dir).exists()
+    run.refresh_from_db()
+    assert run.status == ExecutionStatus.FAILED
+    assert run.status_reason.startswith("The runner exited with code 1: Could not download the snapshot's code: xxx")
+    assert run.status_reason.endswith("x…") and len(run.status_reason) == 31 + 200
 
 
 def test_a_hanging_local_runner_is_stopped_by_its_timeout(admin, snapshot, queued, tmp_path):
