@@ -38,25 +38,13 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlViewS
 
     def partial_update(self, request, pk=None):
         team = self.get_object()
-        self.authorize("update", team)
         data = self.data(s.TeamSerializer, partial=True)
-        changes = {}
-        for name in ("name", "description"):
-            if name in data:
-                changes[name] = [getattr(team, name), data[name]]
-                setattr(team, name, data[name])
-        team.full_clean(exclude=["created_by"])
-        team.save()
-        self.audit("update", team, changes)
+        fields = {name: data[name] for name in ("name", "description") if name in data}
+        team = access.update_team(team, by=request.user, request=request, **fields)
         return Response(self.get_serializer(team).data)
 
     def destroy(self, request, pk=None):
-        team = self.get_object()
-        self.authorize("delete", team)
-        for assignment in team.role_assignments.select_related("role", "organization", "tenant", "project"):
-            access.revoke_assignment(assignment, by=request.user, request=request)
-        self.audit("delete", team)
-        team.delete()
+        access.delete_team(self.get_object(), by=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=s.TeamMemberSerializer, responses=s.TeamSerializer)
