@@ -12,12 +12,20 @@ import secrets
 
 import requests
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.api.exceptions import ZenError
 from mlmeta.choices import ExecutionStatus
 from mlmeta.models import PipelineSnapshot
-from mlmeta.models.automation import Trigger, TriggerAction, TriggerDispatch, TriggerEvent
+from mlmeta.models.automation import (
+    Trigger,
+    TriggerAction,
+    TriggerConcurrency,
+    TriggerDispatch,
+    TriggerEvent,
+    TriggerSnapshot,
+)
 from tenants import crypto, rbac
 
 logger = logging.getLogger(__name__)
@@ -65,14 +73,24 @@ def enqueue(trigger_ids, event_key: str, event: dict) -> None:
         transaction.on_commit(lambda tid=str(trigger_id): dispatch_trigger.delay(tid, event_key, event))
 
 
+def platform_events(run, event) -> Q:
+    """ZenML platform-event triggers watching this run: its pipeline's or its snapshot's
+    `run_completed`/`run_failed`, or the run's own `completed`/`failed`."""
+    snapshots = [f"pipeline_snapshot:{pk}" for pk in (run.snapshot_id, run.source_snapshot_id) if pk]
+    by_run_of = Q(source_entity__in=[f"pipeline:{run.pipeline_id}", *snapshots])
+    return Q(event=TriggerEvent.PLATFORM_EVENT, is_archived=False) & (
+        (by_run_of & Q(target_events__contains=f"event:{event.value}"))
+        | Q(source_entity=f"pipeline_run:{run.pk}", target_events__contains=f"event:{run.status}")
+    )
+
+
 def run_status_changed(run) -> None:
     """A run reached `completed` or `failed`: the triggers watching its pipeline fire."""
     event = RUN_EVENTS.get(run.status)
     if event is None or not run.pipeline_id:
         return
-    ids = list(
-        Trigger.objects.filter(active=True, event=event, pipeline_id=run.pipeline_id).values_list("pk", flat=True)
-    )
+    watching = Q(event=event, pipeline_id=run.pipeline_id) | platform_events(run, event)
+    ids = list(Trigger.objects.filter(watching, active=True).values_list("pk", flat=True))
     # A run started by a trigger never fires that same trigger again (no self-sustaining loop).
     launched_by = ((getattr(run, "launch", None) or {}).get("trigger") or {}).get("id")
     ids = [pk for pk in ids if str(pk) != launched_by]
@@ -150,11 +168,11 @@ def finish(dispatch, status: str, **fields) -> TriggerDispatch:
     return dispatch
 
 
-def owner_may_run(trigger) -> bool:
-    user = trigger.user
-    if user is None or not user.is_active or trigger.snapshot_id is None:
+def owner_may_run(trigger, snapshot_id=None) -> bool:
+    user, snapshot_id = trigger.user, snapshot_id or trigger.snapshot_id
+    if user is None or not user.is_active or snapshot_id is None:
         return False
-    readable = PipelineSnapshot.objects.restrict(user, "read").filter(pk=trigger.snapshot_id).exists()
+    readable = PipelineSnapshot.objects.restrict(user, "read").filter(pk=snapshot_id).exists()
     return readable and rbac.can(user, "create", "pipeline_run", tenant=trigger.tenant, project=trigger.project)
 
 
@@ -193,10 +211,14 @@ def call_webhook(trigger, dispatch) -> TriggerDispatch:
 
 
 def dispatch(trigger_id, event_key: str, event: dict) -> TriggerDispatch | None:
-    """Act on one event for one trigger, at most once per (trigger, event key)."""
+    """Act on one event for one trigger, at most once per (trigger, event key); a ZenML
+    platform-event trigger runs each of its attached snapshots (the last dispatch is returned)."""
     trigger = Trigger.objects.select_related("snapshot", "user", "tenant", "project").filter(pk=trigger_id).first()
     if trigger is None:
         return None
+    if trigger.event == TriggerEvent.PLATFORM_EVENT:
+        dispatches = run_attachments(trigger, event_key, event) if trigger.active and not trigger.is_archived else []
+        return dispatches[-1] if dispatches else None
     record = claim(trigger, event_key, event)
     if record is None:
         return None
@@ -205,3 +227,87 @@ def dispatch(trigger_id, event_key: str, event: dict) -> TriggerDispatch | None:
     if trigger.action == TriggerAction.RUN_SNAPSHOT:
         return run_snapshot(trigger, record)
     return call_webhook(trigger, record)
+
+
+# ZenML triggers: attached snapshots and their dispatch state -------------------------------------
+
+
+def record_state(attachment, status: str, error: str = "", error_type: str = "", details=None) -> None:
+    """Store ZenML's TriggerSnapshotDispatchState of the latest dispatch on the attachment: the
+    status, and for errors the message and how many times in a row this error type occurred."""
+    now = timezone.now().isoformat()
+    state = dict(attachment.dispatch_state or {})
+    if status == "ERROR":
+        repeated = state.get("last_status") == "ERROR" and state.get("last_error_type") == error_type
+        state.update(
+            last_error_message=error[:4096],
+            last_error_type=error_type[:255],
+            last_error_severity="Major",
+            last_error_stack_trace=None,
+            last_error_at=now,
+            first_error_at=state.get("first_error_at") if repeated else now,
+            last_error_count=(state.get("last_error_count") or 0) + 1 if repeated else 1,
+        )
+    state.setdefault("last_error_count", 0)
+    state.update(last_status=status, last_status_at=now, last_status_details=details)
+    attachment.dispatch_state = state
+    TriggerSnapshot.objects.filter(pk=attachment.pk).update(dispatch_state=state)
+
+
+def clear_error(attachment) -> None:
+    """Forget the latest error (an ERROR state altogether, as the real server does)."""
+    state = attachment.dispatch_state
+    if not state:
+        return
+    if state.get("last_status") == "ERROR":
+        state = None
+    else:
+        error_fields = ("message", "type", "severity", "stack_trace", "at")
+        state = {**state, **{f"last_error_{name}": None for name in error_fields}}
+        state.update(first_error_at=None, last_error_count=0)
+    TriggerSnapshot.objects.filter(pk=attachment.pk).update(dispatch_state=state)
+
+
+def attachment_busy(attachment) -> bool:
+    """The previous run this trigger started of this snapshot is unfinished."""
+    from mlmeta.models import PipelineRun
+
+    if not attachment.last_run_id:
+        return False
+    unfinished = PipelineRun.objects.filter(pk=attachment.last_run_id).exclude(status__in=ExecutionStatus.finished())
+    return unfinished.exists()
+
+
+def run_attachment(trigger, attachment, record) -> TriggerDispatch:
+    """Launch one attached snapshot as the trigger's owner, unless the concurrency policy skips it."""
+    from mlmeta.launching import launch_snapshot
+
+    if trigger.concurrency == TriggerConcurrency.SKIP and attachment_busy(attachment):
+        record_state(attachment, "SKIPPED_CONCURRENCY", details={"run_id": str(attachment.last_run_id)})
+        return finish(record, "skipped", error="The previous run of this snapshot is unfinished.")
+    if not owner_may_run(trigger, attachment.snapshot_id):
+        message = "The trigger's owner may not run this snapshot."
+        record_state(attachment, "ERROR", message, "IllegalOperationError")
+        return finish(record, "failed", error=message)
+    try:
+        with transaction.atomic():
+            run = launch_snapshot(
+                attachment.snapshot, user=trigger.user, trigger={"type": "trigger", "id": str(trigger.pk)}
+            )
+            TriggerSnapshot.objects.filter(pk=attachment.pk).update(last_run_id=run.pk)
+            record_state(attachment, "SUCCESS", details={"run_id": str(run.pk)})
+            return finish(record, "succeeded", run_id=run.pk, error="")
+    except ZenError as exc:  # the snapshot cannot run (no stack, no runner, bad config)
+        record_state(attachment, "ERROR", str(exc), exc.error_class)
+        return finish(record, "failed", error=str(exc)[:2000])
+
+
+def run_attachments(trigger, event_key: str, event: dict) -> list[TriggerDispatch]:
+    """Run each snapshot attached to a ZenML trigger, at most once per (event, snapshot)."""
+    dispatches = []
+    attachments = trigger.attachments.select_related("snapshot__project", "snapshot__pipeline", "snapshot__stack")
+    for attachment in attachments:
+        record = claim(trigger, f"{event_key}|{attachment.snapshot_id}", event)
+        if record is not None:
+            dispatches.append(run_attachment(trigger, attachment, record))
+    return dispatches

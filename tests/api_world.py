@@ -21,6 +21,7 @@ SEGMENT_MODELS = {
     "pipeline_builds": "PipelineBuild",
     "schedules": "Schedule",
     "run_templates": "RunTemplate",
+    "triggers": "Trigger",
     "workspaces": "Project",
     "code_repositories": "CodeRepository",
     "artifacts": "Artifact",

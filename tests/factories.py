@@ -33,6 +33,7 @@ from mlmeta.models import (
     StepRunOutput,
     Tag,
     TagResource,
+    Trigger,
 )
 from secrets_app.models import Secret, ServiceConnector
 from tenants.models import Membership, Project, Tenant, User
@@ -100,6 +101,16 @@ def populate(tenant: Tenant, member: User) -> World:
         )
     )
     add(RunTemplate.objects.create(name=f"{slug}-template", source_snapshot=snapshot, **owned))
+    add(
+        Trigger.objects.create(
+            name=f"{slug}-on-failure",
+            event="platform_event",
+            action="run_snapshot",
+            source_entity=f"pipeline:{pipeline.pk}",
+            target_events="event:run_failed",
+            **owned,
+        )
+    )
     model = add(Model.objects.create(name=f"{slug}-model", **owned))
     model_version = add(ModelVersion.objects.create(model=model, **owned))
     now = timezone.now()

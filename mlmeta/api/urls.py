@@ -15,6 +15,7 @@ from mlmeta.api.views.runs import RunViewSet
 from mlmeta.api.views.stacks import ComponentViewSet, FlavorViewSet, StackViewSet
 from mlmeta.api.views.steps import StepViewSet
 from mlmeta.api.views.templates import RunTemplateViewSet
+from mlmeta.api.views.triggers import TriggerViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("stacks", StackViewSet, basename="stack")
@@ -54,6 +55,7 @@ pipeline_router.register("pipeline_builds", PipelineBuildViewSet, basename="pipe
 pipeline_router.register("pipeline_snapshots", SnapshotViewSet, basename="pipeline-snapshot")
 pipeline_router.register("schedules", ScheduleViewSet, basename="schedule")
 pipeline_router.register("run_templates", RunTemplateViewSet, basename="run-template")
+pipeline_router.register("triggers", TriggerViewSet, basename="trigger")
 pipeline_router.register("runs", RunViewSet, basename="run")
 pipeline_router.register("steps", StepViewSet, basename="step")
 pipeline_router.register("artifacts", ArtifactViewSet, basename="artifact")

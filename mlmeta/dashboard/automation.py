@@ -64,6 +64,13 @@ class TriggerForm(forms.ModelForm):
             "active",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # ZenML's schedule and platform-event triggers are made through /api/v1/triggers (they need
+        # a cadence or attached snapshots this form does not edit).
+        zenml_events = (TriggerEvent.SCHEDULE, TriggerEvent.PLATFORM_EVENT)
+        self.fields["event"].choices = [c for c in self.fields["event"].choices if c[0] not in zenml_events]
+
     def clean(self):
         data = super().clean()
         event, action = data.get("event"), data.get("action")
@@ -121,7 +128,8 @@ class ScheduleListView(AutomationPage, ListView):
     model = Schedule
 
     def get_queryset(self):
-        rows = self.restrict(Schedule).filter(is_archived=False).select_related("snapshot__pipeline", "pipeline")
+        rows = self.restrict(Schedule).filter(is_archived=False, trigger__isnull=True)
+        rows = rows.select_related("snapshot__pipeline", "pipeline")
         return rows.order_by("-created")
 
     def get_context_data(self, **kwargs):

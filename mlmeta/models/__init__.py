@@ -1,5 +1,5 @@
 from mlmeta.models.artifacts import Artifact, ArtifactVersion, ArtifactVisualization
-from mlmeta.models.automation import Trigger, TriggerDispatch
+from mlmeta.models.automation import Trigger, TriggerDispatch, TriggerSnapshot
 from mlmeta.models.metadata import RunMetadata, Tag, TagResource
 from mlmeta.models.pipelines import (
     CodeReference,
@@ -42,4 +42,5 @@ __all__ = [
     "TagResource",
     "Trigger",
     "TriggerDispatch",
+    "TriggerSnapshot",
 ]

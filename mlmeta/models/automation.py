@@ -1,12 +1,13 @@
 """Triggers: on an event (a run of a pipeline completed or failed, a model version promoted to a
-stage, an inbound webhook) run a snapshot or call a webhook. Each dispatch is recorded."""
+stage, an inbound webhook, a schedule's tick) run a snapshot or call a webhook. Each dispatch is
+recorded. ZenML 0.98's triggers (`/api/v1/triggers`) are the same rows (docs/automation.md)."""
 
 from django.db import models
 
 from tenants.models import ProjectOwnedModel
 from tenants.models.base import TenantChildModel
 
-__all__ = ["Trigger", "TriggerDispatch"]
+__all__ = ["Trigger", "TriggerDispatch", "TriggerSnapshot"]
 
 
 class TriggerEvent(models.TextChoices):
@@ -15,6 +16,9 @@ class TriggerEvent(models.TextChoices):
     MODEL_PROMOTED = "model_promoted", "A version of the model was promoted to the stage"
     WEBHOOK_GITHUB = "github_push", "GitHub push (inbound webhook)"
     WEBHOOK_GENERIC = "webhook", "Signed inbound webhook"
+    # ZenML 0.98's trigger types (/api/v1/triggers): they run their attached snapshots.
+    SCHEDULE = "schedule", "A tick of the trigger's schedule (ZenML schedule trigger)"
+    PLATFORM_EVENT = "platform_event", "A target event of the source pipeline, run or snapshot (ZenML platform event)"
 
 
 class TriggerAction(models.TextChoices):
@@ -22,10 +26,20 @@ class TriggerAction(models.TextChoices):
     CALL_WEBHOOK = "call_webhook", "Call a webhook"
 
 
+class TriggerConcurrency(models.TextChoices):
+    SKIP = "skip", "Skip while the previous run of the snapshot is unfinished"
+    SUBMIT = "submit", "Submit anyway"
+
+
 class Trigger(ProjectOwnedModel):
     """What to watch (`event` with its pipeline, or model and stage, or an inbound webhook) and
     what to do (run `snapshot` as the trigger's owner, or POST the event to `webhook_url`).
-    `secret_sealed` signs outgoing webhooks and verifies inbound ones (tenants.crypto)."""
+    `secret_sealed` signs outgoing webhooks and verifies inbound ones (tenants.crypto).
+
+    ZenML triggers run their `attachments` instead: a `schedule` one ticks with its `schedule`
+    row (celery beat, mlmeta.scheduling), a `platform_event` one watches `source_entity`
+    ("pipeline:<id>", "pipeline_run:<id>", "pipeline_snapshot:<id>") for `target_events`
+    ("event:run_completed event:run_failed", ZenML's own encoding)."""
 
     rbac_type = "schedule"  # automation shares the schedule permissions (documented)
 
@@ -42,12 +56,35 @@ class Trigger(ProjectOwnedModel):
     )
     webhook_url = models.URLField(max_length=1024, blank=True, default="")
     secret_sealed = models.TextField(blank=True, default="", editable=False)
+    concurrency = models.CharField(max_length=8, choices=TriggerConcurrency.choices, default=TriggerConcurrency.SKIP)
+    is_archived = models.BooleanField(default=False)
+    schedule = models.OneToOneField(
+        "mlmeta.Schedule", on_delete=models.SET_NULL, null=True, blank=True, related_name="trigger"
+    )
+    source_entity = models.CharField(max_length=255, blank=True, default="")
+    target_events = models.CharField(max_length=255, blank=True, default="")
 
     class Meta(ProjectOwnedModel.Meta):
         indexes = [models.Index(fields=["tenant", "project", "-created"], name="trigger_project_created")]
 
     def __str__(self):
         return self.name
+
+
+class TriggerSnapshot(TenantChildModel):
+    """A snapshot attached to a ZenML trigger: `snapshot` is the executable one derived (with the
+    attachment's run configuration) from the snapshot the user attached, its `source_snapshot`.
+    `dispatch_state` is ZenML's TriggerSnapshotDispatchState of the latest dispatch."""
+
+    parent_field = "trigger"
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="attachments")
+    snapshot = models.ForeignKey("mlmeta.PipelineSnapshot", on_delete=models.CASCADE, related_name="+")
+    dispatch_state = models.JSONField(blank=True, null=True)
+    last_run_id = models.UUIDField(blank=True, null=True, editable=False)
+
+    class Meta(TenantChildModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["trigger", "snapshot"], name="trigger_snapshot_once")]
 
 
 class TriggerDispatch(TenantChildModel):

@@ -240,6 +240,18 @@ CASES = [
         lambda a, b: {"project": b[Project], "name": "t2", "source_snapshot_id": a[PipelineSnapshot]},
     ),
     (
+        "trigger watching A's pipeline",
+        "post",
+        lambda a, b: "/triggers",
+        lambda a, b: {
+            "type": "platform_event",
+            "project": b[Project],
+            "name": "t2",
+            "source_entity": {"type": "pipeline", "id": a[Pipeline]},
+            "target_events": ["run_completed"],
+        },
+    ),
+    (
         "artifact version of A's artifact",
         "post",
         lambda a, b: "/artifact_versions",

@@ -83,6 +83,9 @@ CUSTOM = {
     ("POST", "/api/v1/runs/{pk}/replay"): (WRITE, DETAIL),  # needs pipeline_run:create
     ("POST", "/api/v1/pipeline_snapshots/{snapshot_id}/runs"): (WRITE, DETAIL),  # needs pipeline_run:create
     ("POST", "/api/v1/run_templates/{pk}/runs"): (WRITE, DETAIL),  # needs pipeline_run:create
+    ("PUT", "/api/v1/triggers/{pk}/pipeline_snapshots/{snapshot_id}"): (WRITE, DETAIL),
+    ("DELETE", "/api/v1/triggers/{pk}/pipeline_snapshots/{snapshot_id}"): (WRITE, DETAIL),
+    ("DELETE", "/api/v1/triggers/{pk}/dispatch_state"): (WRITE, DETAIL),
     ("PUT", "/api/v1/steps/{pk}/heartbeat"): (WRITE, DETAIL),
     ("GET", "/api/v1/steps/{pk}/logs"): (READ, DETAIL),
     ("GET", "/api/v1/steps/{pk}/status"): (READ, DETAIL),
@@ -115,6 +118,8 @@ ALICE = {
     ("GET", "/api/v1/artifact_versions/{pk}/visualize"): (403, "the file is outside the readable artifact stores"),
     ("PUT", "/api/v1/secrets_operations/backup"): (400, "the tenant has no backup secrets store"),
     ("PUT", "/api/v1/secrets_operations/restore"): (400, "the tenant has no backup secrets store"),
+    ("PUT", "/api/v1/triggers/{pk}/pipeline_snapshots/{snapshot_id}"): (403, "the world's snapshot has no name"),
+    ("DELETE", "/api/v1/triggers/{pk}/pipeline_snapshots/{snapshot_id}"): (404, "the world's trigger has none"),
 }
 # Writes that answer a caller without the permission with 200 and change nothing.
 FILTERING_WRITES: set = set()
@@ -237,6 +242,18 @@ def create_bodies(w, ids) -> dict:
         },
         ("POST", "/api/v1/run_templates"): template_body(project, ids),
         ("POST", "/api/v1/workspaces/{project_name_or_id}/run_templates"): template_body(project, ids),
+        ("POST", "/api/v1/triggers"): {
+            "type": "schedule",
+            "project": project,
+            "name": "m-trigger",
+            "cron_expression": "0 1 * * *",
+        },
+        ("PUT", "/api/v1/triggers/{pk}"): {
+            "type": "platform_event",
+            "name": "m-trigger",
+            "source_entity": {"type": "pipeline", "id": ids["pipelines"]},
+            "target_events": ["run_completed"],
+        },
         ("POST", "/api/v1/runs"): {
             "project": project,
             "name": "m-run",

@@ -175,6 +175,10 @@ class ScheduleViewSet(ProjectScopedViewSet):
     update_schema = "ScheduleUpdate"
     label = "schedule"
 
+    def get_queryset(self):
+        """Not the schedules behind ZenML schedule triggers: those are served as `/triggers`."""
+        return super().get_queryset().filter(trigger__isnull=True)
+
     def perform_create(self, data):
         project = self.project(data)
         schedule = Schedule.objects.create(
