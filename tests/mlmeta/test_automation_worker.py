@@ -401,14 +401,13 @@ def test_unsigned_or_badly_signed_inbound_webhooks_are_refused(world, shared_db,
 
 @contextmanager
 def publishing_to(url: str):
-    """This process's Celery app sends its tasks (the triggers' on-commit dispatches) to `url` meanwhile."""
-    previous = celery_app.conf.broker_url
+    """This process's Celery app sends its tasks (the triggers' on-commit dispatches) to `url` meanwhile.
+    broker_write_url, not broker_url: the CELERY_BROKER_URL variable (set in CI) wins over the latter."""
+    previous = celery_app.conf.get("broker_write_url")
 
-    def switch(to: str) -> None:
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-        celery_app.conf.broker_url = to
-        celery_app._pool = None  # both pools are built lazily from broker_url again
+    def switch(to: str | None) -> None:
+        celery_app.conf.broker_write_url = to
+        celery_app._pool = None  # both pools are looked up again for the new URL
         celery_app.amqp._producer_pool = None
 
     switch(url)
