@@ -7,7 +7,7 @@ rendered: their inputs are password fields left empty, and a blank one keeps the
 from django import forms
 from django.db.models import Count
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import ListView
 
@@ -56,7 +56,7 @@ class ConnectorPage(ResourcePage):
     atomic = staticmethod(atomic_write)
 
     def show(self, template, status=200, **context):
-        response = render(self.request, template, context, status=status)
+        response = super().show(template, status, **context)
         response["Cache-Control"] = "no-store"
         return response
 

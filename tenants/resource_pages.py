@@ -5,6 +5,7 @@ signals, and the API's errors (core.api.exceptions) shown as form errors."""
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.shortcuts import render
 
 from core.api.exceptions import EntityNotFound, ZenError
 from core.signals import access_denied, changed_values, field_values, resource_changed
@@ -27,6 +28,12 @@ class ResourcePage(TenantViewMixin):
     model = None
     label = "object"
     atomic = staticmethod(transaction.atomic)  # the transaction writes run in (secrets: atomic_write)
+
+    def show(self, template: str, status: int = 200, **context):
+        """Render `template` with the frame's context (the tenant switcher's tenants)."""
+        tenants = type(self.request.tenant).objects.filter(active=True)
+        context.setdefault("user_tenants", rbac.restrict(tenants, self.request.user))
+        return render(self.request, template, context, status=status)
 
     def may_create(self) -> bool:
         return rbac.can(self.request.user, "create", self.model.rbac_type, tenant=self.request.tenant)

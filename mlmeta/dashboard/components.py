@@ -5,7 +5,7 @@ delete. Writes go through mlmeta.stack_services, the rules `/api/v1/components` 
 from django import forms
 from django.db.models import Count, Q
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import ListView
 
@@ -56,9 +56,6 @@ class ComponentPage(ResourcePage):
         if flavor is None:
             raise Http404("There is no such flavor in this tenant.")
         return flavor
-
-    def show(self, template, status=200, **context):
-        return render(self.request, template, {"tenant": self.request.tenant, **context}, status=status)
 
 
 class ComponentListView(ComponentPage, ListView):

@@ -7,7 +7,7 @@ import json
 
 from django import forms
 from django.db.models import Prefetch, Q
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
@@ -115,11 +115,11 @@ class StackFormView(ResourcePage, View):
         stack = self.writable(pk) if pk else None
         if stack is None:
             self.ensure_may_create()
-            return self.show(StackForm(components=self.choosable()), None)
+            return self.form_page(StackForm(components=self.choosable()), None)
         initial = {"name": stack.name, "description": stack.description}
         for component in self.restrict(StackComponent).filter(stacks=stack):
             initial[f"component_{component.type}"] = str(component.pk)
-        return self.show(StackForm(components=self.choosable(), stack=stack, initial=initial), stack)
+        return self.form_page(StackForm(components=self.choosable(), stack=stack, initial=initial), stack)
 
     def post(self, request, pk=None):
         stack = self.writable(pk) if pk else None
@@ -128,7 +128,7 @@ class StackFormView(ResourcePage, View):
         initial = {"name": stack.name} if stack else {}
         form = StackForm(request.POST, components=self.choosable(), stack=stack, initial=initial)
         if not form.is_valid():
-            return self.show(form, stack, status=422)
+            return self.form_page(form, stack, status=422)
         data, by_type = form.cleaned_data, form.components_by_type()
         if stack is None:
             saved = self.write(
@@ -141,7 +141,7 @@ class StackFormView(ResourcePage, View):
         else:
             saved = self.write("update", lambda: self.change(stack, data, by_type), form, obj=stack)
         if saved is None:
-            return self.show(form, stack, status=422)
+            return self.form_page(form, stack, status=422)
         return redirect("stack-detail", saved.pk)
 
     def change(self, stack, data, by_type):
@@ -154,8 +154,8 @@ class StackFormView(ResourcePage, View):
     def choosable(self):
         return self.restrict(StackComponent).order_by("type", "name")
 
-    def show(self, form, stack, status=200):
-        return render(self.request, "mlmeta/stack_form.html", {"form": form, "stack": stack}, status=status)
+    def form_page(self, form, stack, status=200):
+        return self.show("mlmeta/stack_form.html", status, form=form, stack=stack)
 
 
 class StackDeleteView(StackDetailView):
