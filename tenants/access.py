@@ -630,6 +630,13 @@ def invite(
     return invitation, token
 
 
+def delete_invitation(invitation: Invitation, *, by=None, request=None) -> None:
+    """Withdraw an invitation: its link stops working and the roles it held go."""
+    _check_can(by, "delete", "invitation", invitation.organization, request, obj=invitation)
+    audit.record("delete", request=request, actor=by, obj=invitation, organization=invitation.organization_id)
+    invitation.delete()
+
+
 def _may_invite_into_tenants(by, grants, teams) -> bool:
     """An invitation into tenants only (each role at tenant or project scope, no team) needs
     `invitation:create` in each of those tenants; anything else needs it organization-wide."""

@@ -8,13 +8,14 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.generic import ListView, TemplateView
 
 from core.paginators import CappedCountPaginator
 from tenants import access
 from tenants.manage_base import ManagePage
 from tenants.manage_forms import InviteForm, RoleScopeForm
-from tenants.models import Membership, Project, RoleAssignment
+from tenants.models import Invitation, Membership, Project, RoleAssignment
 
 
 class MemberPage(ManagePage):
@@ -26,6 +27,15 @@ class MemberPage(ManagePage):
 
     def may_revoke(self) -> bool:
         return self.may("update", "member") or self.may("delete", "member")
+
+    def pending_invitations(self):
+        """Open invitations into this tenant (or its projects) the user may read."""
+        invitations = Invitation.objects.restrict(self.request.user, "read").filter(
+            organization=self.organization, accepted__isnull=True, expires__gt=timezone.now()
+        )
+        into_here = RoleAssignment.objects.filter(tenant=self.request.tenant, invitation__isnull=False)
+        invitations = invitations.filter(pk__in=into_here.values("invitation_id"))
+        return invitations.select_related("invited_by").prefetch_related("role_assignments__role")
 
     def membership(self, pk) -> Membership:
         membership = self.restrict(Membership).select_related("member").filter(member_id=pk).first()
@@ -54,6 +64,8 @@ class MemberListView(MemberPage, ListView):
             membership.roles = roles.get(membership.member_id, [])
         if self.may("create", "invitation"):
             context["invite_form"] = invite_form or self.invite_form(initial={"role": self.default_role()})
+        context["invitations"] = self.pending_invitations().order_by("-created")[:50]
+        context["may_cancel"] = self.may("delete", "invitation")
         return context
 
     def invite_form(self, **kwargs) -> InviteForm:
@@ -104,6 +116,19 @@ class MemberListView(MemberPage, ListView):
             for user_id in set(holders) & wanted:
                 roles.setdefault(user_id, []).append((assignment.role.name, assignment.scope_label, team))
         return roles
+
+
+class InvitationCancelView(MemberPage, TemplateView):
+    """Withdraw a pending invitation into this tenant (access.delete_invitation)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        self.require(self.may("delete", "invitation"), "You may not withdraw invitations.")
+        invitation = self.get_or_404(self.pending_invitations(), pk)
+        access.delete_invitation(invitation, by=request.user, request=request)
+        messages.success(request, f"The invitation for {invitation.email} is withdrawn.")
+        return redirect("member-list")
 
 
 class MemberDetailView(MemberPage, TemplateView):

@@ -23,6 +23,11 @@ urlpatterns = [
     path("devices/verify", views.DeviceVerifyView.as_view(), name="device-verify"),
     path("audit/", views.AuditEventListView.as_view(), name="audit-list"),
     path("members/", member_views.MemberListView.as_view(), name="member-list"),
+    path(
+        "members/invitations/<uuid:pk>/withdraw",
+        member_views.InvitationCancelView.as_view(),
+        name="invitation-withdraw",
+    ),
     path("members/<uuid:pk>/", member_views.MemberDetailView.as_view(), name="member-detail"),
     path("members/<uuid:pk>/remove", member_views.MemberRemoveView.as_view(), name="member-remove"),
     path(

@@ -127,6 +127,9 @@ def test_team_and_role_pages_render_for_org_admin_in_bounded_queries(
 @pytest.mark.parametrize("viewer", ["bob", "vera"])
 def test_viewer_is_refused_every_post(viewer, request, bob, alice, robot, team, custom_role, tenant_a):
     key, _ = access.issue_api_key(robot, "deploy")
+    invitation, _ = access.invite(
+        tenant_a.organization, "x@example.com", roles=[{"role": "tenant-viewer", "tenant": tenant_a}]
+    )
     assignment = RoleAssignment.objects.get(user=alice, tenant=tenant_a)
     team_assignment = team.role_assignments.get()
     client = logged_in(request.getfixturevalue(viewer))
@@ -135,6 +138,7 @@ def test_viewer_is_refused_every_post(viewer, request, bob, alice, robot, team, 
         f"/members/{alice.pk}/": {"role": role("tenant-viewer").pk, "scope": "tenant"},
         f"/members/{alice.pk}/remove": {},
         f"/members/{alice.pk}/roles/{assignment.pk}/revoke": {},
+        f"/members/invitations/{invitation.pk}/withdraw": {},
         "/teams/": {"name": "new"},
         f"/teams/{team.pk}/": {"name": "renamed"},
         f"/teams/{team.pk}/delete": {},
@@ -155,7 +159,7 @@ def test_viewer_is_refused_every_post(viewer, request, bob, alice, robot, team, 
     }
     for url, data in posts.items():
         assert client.post(url, data).status_code == 403, url
-    assert Team.objects.filter(name="ml-team").exists() and not Invitation.objects.exists()
+    assert Team.objects.filter(name="ml-team").exists() and Invitation.objects.get() == invitation
     assert RoleAssignment.objects.filter(pk=assignment.pk).exists() and key.__class__.objects.filter(pk=key.pk).exists()
     assert Role.objects.get(pk=custom_role.pk).name == "Run reader"
     assert tenant_a.__class__.objects.get(pk=tenant_a.pk).name == "Alpha"
@@ -248,6 +252,19 @@ def test_invitation_link_is_shown_once(alice_client, tenant_a):
     assert Client().get(f"/invitations/{token}/").status_code == 200
     assert token not in alice_client.get("/members/").content.decode()
     assert not AuditEvent.objects.filter(changes__icontains=token).exists()
+
+
+def test_org_admin_sees_and_withdraws_pending_invitations(olga, alice_client, tenant_a, org):
+    invitation, token = access.invite(org, "new@example.com", roles=[{"role": "tenant-viewer", "tenant": tenant_a}])
+    access.invite(org, "elsewhere@example.com", roles=[{"role": "org-viewer"}])
+    client = logged_in(olga)
+    html = client.get("/members/").content.decode()
+    assert "new@example.com" in html and "elsewhere@example.com" not in html and token not in html
+    assert "new@example.com" not in alice_client.get("/members/").content.decode()  # no invitation:read
+    assert alice_client.post(f"/members/invitations/{invitation.pk}/withdraw").status_code == 404
+    assert client.post(f"/members/invitations/{invitation.pk}/withdraw").status_code == 302
+    assert not Invitation.objects.filter(pk=invitation.pk).exists()
+    assert AuditEvent.objects.filter(action="delete", resource_type="invitation", actor=olga).exists()
 
 
 def test_invite_form_errors(alice_client):

@@ -154,10 +154,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Contro
         return Response(s.InvitationCreatedSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk=None):
-        invitation = self.get_object()
-        self.authorize("delete", invitation)
-        self.audit("delete", invitation)
-        invitation.delete()
+        access.delete_invitation(self.get_object(), by=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _role(self, org, spec) -> dict:
