@@ -64,7 +64,8 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432"
 # The MariaDB root (empty password) makes the database; ZenML needs a user with a password.
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 ZENML_DB_USER, ZENML_DB_PASSWORD = "zenml_bench", "zenml-bench-pw"
-ALL_TARGETS = ("zenml-sqlite", "zenml-mariadb", "mlmeta-postgres", "mlmeta-sqlite")
+# In order of measurement: the embedded pair first, then the production pair.
+ALL_TARGETS = ("zenml-sqlite", "mlmeta-sqlite", "mlmeta-postgres", "zenml-mariadb")
 NAGLE_MS = 35.0
 
 
@@ -208,6 +209,9 @@ class MemorySampler(threading.Thread):
 # --- servers ------------------------------------------------------------------------------------
 
 
+STARTED: list["Server"] = []  # stopped on SIGTERM/Ctrl-C, whatever the bench was doing
+
+
 @dataclass
 class Server:
     name: str
@@ -217,6 +221,9 @@ class Server:
     log: Path
     home: Path
     notes: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        STARTED.append(self)
 
     @property
     def url(self) -> str:
@@ -268,6 +275,8 @@ def start_zenml(name: str, database: str) -> Server:
         ZENML_DEFAULT_USER_PASSWORD=PASSWORD,
         ZENML_SERVER_DEPLOYMENT_TYPE="docker",
         ZENML_LOGGING_COLORS_DISABLED="true",
+        # No access log line per request (ZenML's logging ignores uvicorn's --no-access-log), as MLMeta.
+        ZENML_LOGGING_VERBOSITY="WARN",
     )
     command = [
         str(BENCH_VENV / "bin" / "uvicorn"),
@@ -605,18 +614,39 @@ def summarise(timings: list[float]) -> dict:
     }
 
 
-def time_get(api: Http, path: str, repeat: int, warmup: int = 3) -> dict:
+def tree_cpu(pid: int):
+    """A function giving the CPU seconds (user + system) used so far by the process tree of pid.
+    Unlike wall time it hardly moves with other load on the machine, so it is the figure to
+    compare on a busy machine. It leaves out a database server's own processes (PostgreSQL,
+    MariaDB); SQLite's work is inside the server process and counted."""
+    root = psutil.Process(pid)
+
+    def total() -> float:
+        seconds = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                seconds += times.user + times.system
+        return seconds
+
+    return total
+
+
+def time_get(api: Http, path: str, repeat: int, warmup: int = 3, cpu=None) -> dict:
     status, headers, payload = api.request("GET", path)
     if status != 200:
         raise RuntimeError(f"GET {path} -> {status}: {payload[:300]!r}")
     for _ in range(warmup):
         api.request("GET", path)
     timings = []
+    cpu_start = cpu() if cpu else 0
     for _ in range(repeat):
         start = time.perf_counter()
         api.request("GET", path)
         timings.append((time.perf_counter() - start) * 1000)
     figures = summarise(timings)
+    if cpu:
+        figures["server_cpu_ms"] = round((cpu() - cpu_start) * 1000 / repeat, 2)
     figures["bytes"] = len(payload)
     if "X-MLMeta-Queries" in headers:
         figures["queries"] = int(headers["X-MLMeta-Queries"])
@@ -650,8 +680,9 @@ def time_writes(api: Http, world: World, repeat: int) -> dict:
     return result
 
 
-def throughput(port: int, token: str | None, path: str, clients: int, seconds: float) -> dict:
+def throughput(port: int, token: str | None, path: str, clients: int, seconds: float, cpu=None) -> dict:
     """Requests answered by `clients` concurrent keep-alive connections in `seconds`."""
+    cpu_start = cpu() if cpu else 0
     deadline = time.perf_counter() + seconds
     counts, errors, timings = [0] * clients, [0] * clients, [[] for _ in range(clients)]
 
@@ -674,13 +705,71 @@ def throughput(port: int, token: str | None, path: str, clients: int, seconds: f
         thread.join(seconds + 120)
     elapsed = time.perf_counter() - start
     merged = [t for chunk in timings for t in chunk]
+    cpu_ms = round((cpu() - cpu_start) * 1000 / max(sum(counts), 1), 2) if cpu else None
     return {
+        "server_cpu_ms_per_request": cpu_ms,
         "clients": clients,
         "seconds": round(elapsed, 1),
         "requests_per_s": round(sum(counts) / elapsed, 1),
         "errors": sum(errors),
         "latency_under_load": summarise(merged) if merged else None,
     }
+
+
+def frame_name(frame: str) -> str:
+    """`render (mlmeta/api/envelopes/runs.py:88)` -> `render (mlmeta/api/envelopes/runs.py)`."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", f"{ROOT}/"):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+    return f"{name} ({where})" if where else name
+
+
+def profile(server: Server, token: str, path: str, seconds: float) -> dict:
+    """py-spy samples the server's processes while 4 clients ask for `path`; the functions with
+    the largest share of samples, inclusive and self, written beside the JSON."""
+    raw = server.home / "profile.raw"
+    spy = subprocess.Popen(
+        [
+            *(str(BENCH_VENV / "bin" / "py-spy"), "record", "--pid", str(server.process.pid), "--subprocesses"),
+            *(
+                "--rate",
+                "200",
+                "--duration",
+                str(int(seconds)),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1)
+    throughput(server.port, token, path, 4, seconds - 1)
+    _, err = spy.communicate(timeout=seconds + 60)
+    if not raw.exists():
+        return {"error": err.decode(errors="replace")[-500:]}
+    inclusive, own, total = {}, {}, 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [frame_name(f) for f in stack.split(";") if " (" in f]
+        total += int(count)
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+
+    def top(counts: dict, n: int) -> list[str]:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:n]
+        return [f"{100 * c / max(total, 1):5.1f}%  {name}" for name, c in ranked]
+
+    return {"samples": total, "path": path, "inclusive": top(inclusive, 40), "self": top(own, 25)}
 
 
 def pipeline_wall(server: Server, times: int) -> dict:
@@ -692,13 +781,16 @@ def measure(server: Server, world: World, args) -> dict:
     token = login(server.port)
     api = Http(server.port, token)
     result = {"lists": {}}
+    cpu = tree_cpu(server.process.pid)
     for name, path in list_queries(world).items():
-        result["lists"][name] = time_get(api, path, args.repeat)
+        result["lists"][name] = time_get(api, path, args.repeat, cpu=cpu)
     result.update(time_writes(api, world, max(10, args.repeat // 2)))
     api.close()
     runs_page = list_queries(world)["runs page 20"]
-    result["throughput"] = throughput(server.port, token, runs_page, args.clients, args.seconds)
+    result["throughput"] = throughput(server.port, token, runs_page, args.clients, args.seconds, cpu)
     result["pipeline_wall"] = pipeline_wall(server, args.pipelines)
+    if args.profile:
+        result["profile"] = profile(server, token, runs_page, args.profile)
     return result
 
 
@@ -706,38 +798,59 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def bench_target(name: str, args) -> tuple[dict, bytes | None, str | None]:
+@dataclass
+class Prepared:
+    name: str
+    server: Server
+    memory: MemorySampler
+    idle_rss: int
+    world: World | None = None
+    seeding: dict | None = None
+
+    def stop(self) -> None:
+        self.memory.stopped.set()
+        self.memory.join()
+        self.server.stop()
+
+
+def prepare(name: str, args) -> Prepared:
+    """Start the target's server and seed it (the targets do this at the same time)."""
     kind, database = name.split("-", 1)
-    print(f"\n== {name}: starting", flush=True)
+    print(f"== {name}: starting", flush=True)
     started = time.perf_counter()
     server = start_zenml(name, database) if kind == "zenml" else start_mlmeta(name, database)
     memory = MemorySampler(server.process.pid)
-    idle = memory.sample()
+    prepared = Prepared(name, server, memory, memory.sample()[0])
     memory.start()
     try:
-        print(
-            f"   {name}: up in {time.perf_counter() - started:.1f} s on {server.url}; seeding {args.runs} runs",
-            flush=True,
-        )
-        world, seeding = seed(server, args.runs)
-        print(f"   {name}: measuring (load {load()})", flush=True)
-        before = load()
+        up = time.perf_counter() - started
+        print(f"   {name}: up in {up:.1f} s on {server.url}; seeding {args.runs} runs", flush=True)
+        prepared.world, prepared.seeding = seed(server, args.runs)
+    except BaseException:
+        prepared.stop()
+        raise
+    return prepared
+
+
+def bench_target(prepared: Prepared, args) -> tuple[dict, bytes | None, str]:
+    """Measure a prepared target (alone: the others are idle), then stop it."""
+    name, server, world = prepared.name, prepared.server, prepared.world
+    print(f"\n== {name}: measuring (load {load()})", flush=True)
+    before = load()
+    try:
         result = measure(server, world, args)
-        body = None
-        if kind == "mlmeta":
-            token = login(server.port)
-            api = Http(server.port, token)
-            _, _, body = api.request("GET", list_queries(world)["runs page 20"])
-            api.close()
         runs_page = list_queries(world)["runs page 20"]
+        body = None
+        if server.kind == "mlmeta":
+            api = Http(server.port, login(server.port))
+            _, _, body = api.request("GET", runs_page)
+            api.close()
     finally:
-        memory.stopped.set()
-        memory.join()
-        server.stop()
+        prepared.stop()
     result.update(
         server=server.notes,
-        seeding=seeding,
-        memory={"idle_rss_tree_mb": round(idle[0] / 2**20, 1), **memory.figures()},
+        seeding=prepared.seeding,
+        memory={"idle_rss_tree_mb": round(prepared.idle_rss / 2**20, 1), **prepared.memory.figures()},
         load_before=before,
         load_after=load(),
     )
@@ -751,9 +864,10 @@ def bench_floor(body: bytes, path: str, args) -> dict:
     memory.start()
     try:
         api = Http(server.port)
-        result = {"lists": {"runs page 20": time_get(api, path, args.repeat)}}
+        cpu = tree_cpu(server.process.pid)
+        result = {"lists": {"runs page 20": time_get(api, path, args.repeat, cpu=cpu)}}
         api.close()
-        result["throughput"] = throughput(server.port, None, path, args.clients, args.seconds)
+        result["throughput"] = throughput(server.port, None, path, args.clients, args.seconds, cpu)
     finally:
         memory.stopped.set()
         memory.join()
@@ -779,11 +893,13 @@ def report(results: dict) -> str:
     for name in first["lists"]:
         metrics.append((f"{name} median ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("median_ms")))
         metrics.append((f"{name} p90 ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("p90_ms")))
+        metrics.append((f"{name} server CPU ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("server_cpu_ms")))
     for name in ("step create", "artifact batch create"):
         metrics.append((f"{name} median ms", lambda r, n=name: r.get(n, {}).get("median_ms")))
         metrics.append((f"{name} p90 ms", lambda r, n=name: r.get(n, {}).get("p90_ms")))
     metrics += [
         ("runs page 20 req/s, 8 clients", lambda r: r.get("throughput", {}).get("requests_per_s")),
+        ("  server CPU ms per request", lambda r: r.get("throughput", {}).get("server_cpu_ms_per_request")),
         ("pipeline wall s (median)", lambda r: r.get("pipeline_wall", {}).get("median_s")),
         ("peak RSS tree MB", lambda r: r.get("memory", {}).get("peak_rss_tree_mb")),
         ("peak RSS largest proc MB", lambda r: r.get("memory", {}).get("peak_rss_largest_process_mb")),
@@ -832,6 +948,9 @@ def ratios(results: dict) -> dict:
         figures = {}
         for name in a["lists"]:
             figures[f"{name} median"] = ratio(a["lists"][name]["median_ms"], b["lists"][name]["median_ms"])
+            figures[f"{name} server CPU"] = ratio(
+                a["lists"][name].get("server_cpu_ms"), b["lists"][name].get("server_cpu_ms")
+            )
         for name in ("step create", "artifact batch create"):
             figures[f"{name} median"] = ratio(a[name]["median_ms"], b[name]["median_ms"])
         figures["throughput"] = ratio(a["throughput"]["requests_per_s"], b["throughput"]["requests_per_s"], False)
@@ -854,6 +973,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="throughput duration (default 20)")
     parser.add_argument("--pipelines", type=int, default=3, help="timed pipeline runs by the real client (default 3)")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor measurement")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="then profile the runs page with py-spy (default off)",
+    )
     args = parser.parse_args()
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = set(targets) - set(ALL_TARGETS)
@@ -869,32 +995,62 @@ def main() -> None:
         "settings": vars(args),
         "targets": {},
     }
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = out_dir / f"compare-{args.runs}-{stamp}.json"
+
+    def save() -> None:
+        results["ratios"] = ratios(results)
+        serialisable = dict(results, ratios={f"{a} vs {b}": v for (a, b), v in results["ratios"].items()})
+        out.write_text(json.dumps(serialisable, indent=1))
+
+    def on_term(*_):
+        print("stopping the servers", flush=True)
+        for server in STARTED:
+            with contextlib.suppress(Exception):
+                server.stop()
+        os._exit(130)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     floor_input = None
-    for name in targets:
-        try:
-            result, body, runs_page = bench_target(name, args)
-        except (Exception, SystemExit) as exc:  # one failing server must not lose the others' figures
-            print(f"   {name} FAILED: {exc}", flush=True)
-            results["targets"][name] = {"error": str(exc)[:2000]}
-            continue
-        results["targets"][name] = result
-        if body and floor_input is None:
-            floor_input = (body, runs_page)
+    # Start and seed every target at once (seeding is most of the time), then measure them one
+    # after the other while the rest sit idle.
+    prepared: dict[str, Prepared] = {}
+    with ThreadPoolExecutor(len(targets)) as pool:
+        futures = {name: pool.submit(prepare, name, args) for name in targets}
+        for name, future in futures.items():
+            try:
+                prepared[name] = future.result()
+            except (Exception, SystemExit) as exc:
+                print(f"   {name} FAILED: {exc}", flush=True)
+                results["targets"][name] = {"error": str(exc)[:2000]}
+    try:
+        for name in targets:
+            if name not in prepared:
+                continue
+            try:
+                result, body, runs_page = bench_target(prepared.pop(name), args)
+            except (Exception, SystemExit) as exc:  # one failing server must not lose the others' figures
+                print(f"   {name} FAILED: {exc}", flush=True)
+                results["targets"][name] = {"error": str(exc)[:2000]}
+                continue
+            results["targets"][name] = result
+            save()
+            if body and floor_input is None:
+                floor_input = (body, runs_page)
+    finally:
+        for left in prepared.values():
+            left.stop()
     if floor_input and not args.no_floor:
         try:
             results["floor"] = bench_floor(*floor_input, args)
         except (Exception, SystemExit) as exc:
             print(f"   floor FAILED: {exc}", flush=True)
-    results["ratios"] = ratios(results)
     results["machine"]["load_at_end"] = load()
-    text = report(results)
-    print("\n" + text)
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    out = out_dir / f"compare-{args.runs}-{stamp}.json"
-    serialisable = dict(results, ratios={f"{a} vs {b}": v for (a, b), v in results["ratios"].items()})
-    out.write_text(json.dumps(serialisable, indent=1))
+    save()
+    print("\n" + report(results))
     print(f"\nwritten to {out.relative_to(ROOT)}")
 
 
