@@ -622,8 +622,11 @@ def tree_cpu(pid: int):
     root = psutil.Process(pid)
 
     def total() -> float:
-        seconds = 0.0
-        for proc in [root, *root.children(recursive=True)]:
+        # The root's children_* times keep the CPU of workers that exited (gunicorn recycles
+        # a worker after max_requests), so a long throughput run loses none.
+        times = root.cpu_times()
+        seconds = times.user + times.system + times.children_user + times.children_system
+        for proc in root.children(recursive=True):
             with contextlib.suppress(psutil.NoSuchProcess):
                 times = proc.cpu_times()
                 seconds += times.user + times.system
