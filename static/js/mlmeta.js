@@ -11,3 +11,15 @@ document.addEventListener("submit", (event) => {
   const message = skip ? null : event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+// Menus of the top bar (details/summary): Escape closes the open one, a click elsewhere too.
+document.addEventListener("keydown", (event) => {
+  const menu = event.key === "Escape" && event.target.closest && event.target.closest("details.menu[open]");
+  if (!menu) return;
+  menu.open = false;
+  menu.querySelector("summary").focus();
+});
+document.addEventListener("click", (event) => {
+  document.querySelectorAll("details.menu[open]").forEach((menu) => {
+    if (!menu.contains(event.target)) menu.open = false;
+  });
+});

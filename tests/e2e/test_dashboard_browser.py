@@ -226,3 +226,59 @@ def test_run_form_of_a_snapshot_lands_on_the_new_run(dashboard):
             assert errors == [], errors
         finally:
             browser.close()
+
+
+def test_top_bar_fits_one_row_manage_menu_by_keyboard_and_no_csp_violations(dashboard):
+    """At 1280 px the top bar is one row; the Manage menu opens and closes with the keyboard; at
+    375 px nothing scrolls sideways; dashboard and admin pages load with no CSP violation."""
+    from playwright.sync_api import expect, sync_playwright
+
+    server, ids = dashboard
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            violations = []
+            page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
+            page.goto(f"{server.url}/login?next=/runs/")
+            page.fill("#id_username", ADMIN_USERNAME)
+            page.fill("#id_password", ADMIN_PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{server.url}/runs/")
+
+            header = page.locator("header.topbar")
+            assert header.bounding_box()["height"] < 64, header.bounding_box()
+            summary = page.locator("details.manage > summary")
+            secrets = page.get_by_role("link", name="Secrets")
+            expect(secrets).to_be_hidden()
+            summary.focus()
+            page.keyboard.press("Enter")
+            expect(secrets).to_be_visible()
+            page.keyboard.press("Tab")
+            expect(page.locator("details.manage a").first).to_be_focused()
+            page.keyboard.press("Escape")
+            expect(secrets).to_be_hidden()
+            expect(summary).to_be_focused()
+            page.keyboard.press("Space")
+            expect(secrets).to_be_visible()
+            secrets.click()
+            page.wait_for_url("**/secrets")
+            expect(page.locator("details.manage > summary")).to_have_attribute("aria-current", "true")
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-topbar.png"))
+
+            page.set_viewport_size({"width": 375, "height": 800})
+            page.goto(f"{server.url}/runs/")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+            page.locator("details.manage > summary").click()
+            expect(page.get_by_role("link", name="Members")).to_be_in_viewport()
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-topbar-mobile.png"))
+
+            page.set_viewport_size({"width": 1280, "height": 800})
+            for path in (f"/runs/{ids['run']}/", "/admin/", "/admin/mlmeta/pipelinerun/", "/admin/mlmeta/pipeline/"):
+                page.goto(f"{server.url}{path}")
+                assert page.title(), path
+            page.goto(f"{server.url}/admin/mlmeta/pipelinerun/{ids['run']}/change/")
+            expect(page.locator("#content h1")).to_be_visible()
+            assert violations == [], violations
+        finally:
+            browser.close()
