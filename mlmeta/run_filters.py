@@ -8,19 +8,22 @@ dashboard's plain-field face of the same run columns.
 import json
 
 from django import forms
-from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models import F
 
 from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
 from mlmeta.models import RunMetadata, TagResource
 
+# The duration sorts are exact reverses of each other (unfinished runs, without a duration, come
+# first when longest first and last when shortest first), so one index on (tenant, -duration, -id)
+# serves both, read forwards or backwards.
 SORTS = {
-    "-created": ("-created",),
-    "created": ("created",),
-    "name": ("name",),
-    "-name": ("-name",),
-    "status": ("status", "-created"),
-    "-duration": (F("duration").desc(nulls_last=True),),
-    "duration": (F("duration").asc(nulls_last=True),),
+    "-created": ("-created", "-pk"),
+    "created": ("created", "-pk"),
+    "name": ("name", "-pk"),
+    "-name": ("-name", "-pk"),
+    "status": ("status", "-created", "-pk"),
+    "-duration": (F("duration").desc(nulls_first=True), "-pk"),
+    "duration": (F("duration").asc(nulls_last=True), "pk"),
 }
 
 
@@ -92,8 +95,4 @@ class RunFilterForm(forms.Form):
 
     @staticmethod
     def _sorted(runs, sort: str):
-        if "duration" in sort:
-            runs = runs.annotate(
-                duration=ExpressionWrapper(F("end_time") - F("start_time"), output_field=DurationField())
-            )
-        return runs.order_by(*SORTS[sort], "-pk")
+        return runs.order_by(*SORTS[sort])
