@@ -1,17 +1,20 @@
-"""The runs list's filter form: what a person picks in the dashboard (a pipeline, a status, a tag,
-a time range, a metadata `key=value`), narrowed onto an already restricted queryset.
+"""The runs list's filters: what a person picks in the dashboard (a pipeline, a status, a user, a
+tag, a time range, a metadata `key=value`, a sort), as a django-filter FilterSet narrowing an
+already restricted queryset. Invalid values become form errors; the valid ones still apply.
 
-The API's RunFilterSet speaks ZenML's operator grammar (`created=gte:...`); this form is the
-dashboard's plain-field face of the same run columns.
+The API's RunFilterSet speaks ZenML's operator grammar (`created=gte:...`); this FilterSet is the
+dashboard's plain-field face of the same run columns, with the same URL parameters as before.
 """
 
 import json
+import math
 
+import django_filters
 from django import forms
 from django.db.models import F
 
 from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
-from mlmeta.models import RunMetadata, TagResource
+from mlmeta.models import PipelineRun, RunMetadata, TagResource
 
 # The duration sorts are exact reverses of each other (unfinished runs, without a duration, come
 # first when longest first and last when shortest first), so one index on (tenant, -duration, -id)
@@ -25,74 +28,91 @@ SORTS = {
     "-duration": (F("duration").desc(nulls_first=True), "-pk"),
     "duration": (F("duration").asc(nulls_last=True), "pk"),
 }
+SORT_CHOICES = [
+    ("-created", "Newest first"),
+    ("created", "Oldest first"),
+    ("name", "Name A to Z"),
+    ("-name", "Name Z to A"),
+    ("status", "Status"),
+    ("-duration", "Longest first"),
+    ("duration", "Shortest first"),
+]
+
+
+def _json_or_text(raw: str):
+    """`raw` read as JSON when it parses to a value JSON can store (not NaN or infinity), else as text."""
+    try:
+        return json.loads(raw, parse_constant=_refuse, parse_float=_finite)
+    except ValueError:
+        return raw.strip()
+
+
+def _refuse(constant: str):
+    raise ValueError(constant)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(text)
+    return number
 
 
 class RunFilterForm(forms.Form):
-    pipeline = forms.UUIDField(required=False)
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *ExecutionStatus.choices])
-    user = forms.CharField(required=False, max_length=150, label="User")
-    tag = forms.CharField(required=False, max_length=255)
-    created_after = forms.DateField(required=False, label="Created from", widget=forms.DateInput({"type": "date"}))
-    created_before = forms.DateField(required=False, label="Created until", widget=forms.DateInput({"type": "date"}))
-    metadata = forms.CharField(
-        required=False, max_length=500, label="Metadata", widget=forms.TextInput({"placeholder": "key=value"})
-    )
-    sort = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("-created", "Newest first"),
-            ("created", "Oldest first"),
-            ("name", "Name A to Z"),
-            ("-name", "Name Z to A"),
-            ("status", "Status"),
-            ("-duration", "Longest first"),
-            ("duration", "Shortest first"),
-        ],
-    )
-
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, label_suffix="", **kwargs)
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     def clean_metadata(self):
-        value = self.cleaned_data["metadata"].strip()
-        if value and "=" not in value:
+        value = (self.cleaned_data.get("metadata") or "").strip()
+        if value and ("=" not in value or not value.partition("=")[0].strip()):
             raise forms.ValidationError("Write the metadata filter as key=value.")
         return value
 
-    def filter(self, runs):
-        """`runs` (already restricted to what the user may read) narrowed by the valid fields and sorted."""
-        data = self.cleaned_data if self.is_valid() else {}
-        if data.get("pipeline"):
-            runs = runs.filter(pipeline_id=data["pipeline"])
-        if data.get("status"):
-            runs = runs.filter(status=data["status"])
-        if data.get("user"):
-            runs = runs.filter(user__username=data["user"])
-        if data.get("tag"):
-            tagged = TagResource.objects.filter(
-                resource_type=TaggableResourceType.PIPELINE_RUN, tag__name=data["tag"]
-            ).values("resource_id")
-            runs = runs.filter(pk__in=tagged)
-        if data.get("created_after"):
-            runs = runs.filter(created__date__gte=data["created_after"])
-        if data.get("created_before"):
-            runs = runs.filter(created__date__lte=data["created_before"])
-        if data.get("metadata"):
-            runs = runs.filter(pk__in=self._metadata_matches(data["metadata"]))
-        return self._sorted(runs, data.get("sort") or "-created")
+    def clean(self):
+        data = super().clean()
+        after, before = data.get("created_after"), data.get("created_before")
+        if after and before and after > before:
+            self.add_error("created_before", "The end of the time range is before its start.")
+        return data
 
-    @staticmethod
-    def _metadata_matches(expression: str):
-        """Run ids with metadata `key` equal to `value` (read as JSON when it parses: 0.9, true, "x")."""
-        key, _, raw = expression.partition("=")
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw.strip()
-        return RunMetadata.objects.filter(
-            resource_type=MetadataResourceType.PIPELINE_RUN, key=key.strip(), value=value
+
+class DashboardRunFilterSet(django_filters.FilterSet):
+    pipeline = django_filters.UUIDFilter(field_name="pipeline_id")
+    status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices, empty_label="Any status")
+    user = django_filters.CharFilter(field_name="user__username", max_length=150, label="User")
+    tag = django_filters.CharFilter(method="filter_tag", max_length=255)
+    created_after = django_filters.DateFilter(
+        field_name="created", lookup_expr="date__gte", label="Created from", widget=forms.DateInput({"type": "date"})
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created", lookup_expr="date__lte", label="Created until", widget=forms.DateInput({"type": "date"})
+    )
+    metadata = django_filters.CharFilter(
+        method="filter_metadata", max_length=500, label="Metadata", widget=forms.TextInput({"placeholder": "key=value"})
+    )
+    sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, method="keep", empty_label=None)
+
+    class Meta:
+        model = PipelineRun
+        fields = []
+        form = RunFilterForm
+
+    def filter_tag(self, runs, name, value):
+        tagged = TagResource.objects.filter(resource_type=TaggableResourceType.PIPELINE_RUN, tag__name=value)
+        return runs.filter(pk__in=tagged.values("resource_id"))
+
+    def filter_metadata(self, runs, name, value):
+        """Runs with metadata `key` equal to `value` (read as JSON when it parses: 0.9, true, "x")."""
+        key, _, raw = value.partition("=")
+        matches = RunMetadata.objects.filter(
+            resource_type=MetadataResourceType.PIPELINE_RUN, key=key.strip(), value=_json_or_text(raw)
         ).values("resource_id")
+        return runs.filter(pk__in=matches)
 
-    @staticmethod
-    def _sorted(runs, sort: str):
-        return runs.order_by(*SORTS[sort])
+    def keep(self, runs, name, value):
+        return runs  # the sort is applied last, in filter_queryset
+
+    def filter_queryset(self, queryset):
+        runs = super().filter_queryset(queryset)
+        return runs.order_by(*SORTS[self.form.cleaned_data.get("sort") or "-created"])

@@ -35,7 +35,7 @@ from mlmeta.models import (
     StepRunOutput,
     TagResource,
 )
-from mlmeta.run_filters import RunFilterForm
+from mlmeta.run_filters import DashboardRunFilterSet
 from tenants import rbac
 from tenants.models import Project
 from tenants.views import TenantViewMixin
@@ -104,8 +104,10 @@ class RunListView(DashboardMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        form = RunFilterForm(self.request.GET or None)
-        runs = form.filter(self.scoped(PipelineRun).select_related("pipeline", "user", "stack"))
+        filters = DashboardRunFilterSet(
+            self.request.GET, queryset=self.scoped(PipelineRun).select_related("pipeline", "user", "stack")
+        )
+        form, runs = filters.form, filters.qs
         page = CappedCountPaginator(runs, self.paginate_by).get_page(self.request.GET.get("page"))
         rows = list(page.object_list)
         context.update(
