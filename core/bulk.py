@@ -67,7 +67,7 @@ def insert_rows(model: type[models.Model], rows: list[dict], using: str = "defau
     columns = [
         _Column(field, connection, now)
         for field in model._meta.concrete_fields
-        if not isinstance(field, AutoFieldMixin)
+        if not isinstance(field, AutoFieldMixin) and not field.generated  # the database fills generated columns
     ]
     params = [tuple(column.value(row, connection) for column in columns) for row in rows]
     quote = connection.ops.quote_name

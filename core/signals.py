@@ -20,7 +20,7 @@ def field_values(obj) -> dict:
     object before and after a change. Secret-looking names are masked by the audit trail."""
     values = {}
     for field in obj._meta.concrete_fields:
-        if field.primary_key or field.name in _TIMESTAMPS:
+        if field.primary_key or field.generated or field.name in _TIMESTAMPS:
             continue
         values[field.name] = getattr(obj, field.attname)
     return values
