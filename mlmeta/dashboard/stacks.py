@@ -84,7 +84,10 @@ class StackForm(forms.Form):
         by_type: dict = {}
         for component in components:
             by_type.setdefault(component.type, []).append(component)
-        for kind, label in StackComponentType.choices:
+        required_first = sorted(
+            StackComponentType.choices, key=lambda c: c[0] not in stack_services.REQUIRED_STACK_COMPONENTS
+        )
+        for kind, label in required_first:
             required = kind in stack_services.REQUIRED_STACK_COMPONENTS
             self.fields[f"component_{kind}"] = forms.TypedChoiceField(
                 label=label,

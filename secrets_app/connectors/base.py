@@ -128,6 +128,7 @@ class ConnectorType:
     """A service connector type. Subclasses declare the class attributes and implement
     `resources()` and, where credentials can be narrowed or made short-lived, `client()`."""
 
+    do_not_call_in_templates = True  # templates show the type's attributes; calling it needs arguments
     connector_type = ""
     name = ""
     description = ""

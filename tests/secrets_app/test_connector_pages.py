@@ -87,6 +87,12 @@ def test_pages_render_with_bounded_queries(admin_client, tenant, admin, django_a
         with django_assert_max_num_queries(14):
             response = admin_client.get(url)
         assert response.status_code == 200 and response["Cache-Control"] == "no-store", url
+    chooser = admin_client.get("/connectors/new").content.decode()
+    assert "/connectors/new?type=aws" in chooser and "Generic Service Connector" in chooser
+    methods = admin_client.get("/connectors/new?type=aws").content.decode()
+    assert "type=aws&amp;auth_method=secret-key" in methods
+    form = admin_client.get("/connectors/new?type=aws&auth_method=secret-key").content.decode()
+    assert 'name="type" value="aws"' in form and 'name="auth_method" value="secret-key"' in form
 
 
 def test_a_blank_secret_field_keeps_the_stored_value(admin_client, admin):
