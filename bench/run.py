@@ -75,6 +75,8 @@ def requests_to_time(tenant):
         "dashboard runs filtered": f"{prefix}/runs/?status=completed&sort=-duration",
         "dashboard runs page 5": f"{prefix}/runs/?page=5",
         "dashboard run page": f"{prefix}/runs/{run.pk}/",
+        "dashboard pipelines": f"{prefix}/pipelines/",
+        "dashboard pipeline page": f"{prefix}/pipelines/{run.pipeline_id}/",
         "dashboard step page": f"{prefix}/steps/{run.steps.order_by('created').values_list('pk', flat=True).first()}/",
         "admin runs change list": f"{prefix}/admin/mlmeta/pipelinerun/",
     }

@@ -466,16 +466,13 @@ class SearchView(DashboardMixin, TemplateView):
             if _uuid_or_none(q):
                 match |= Q(pk=_uuid_or_none(q))
             for label, model, url_name in (
-                ("Pipelines", Pipeline, None),
+                ("Pipelines", Pipeline, "pipeline-detail"),
                 ("Runs", PipelineRun, "run-detail"),
                 ("Artifacts", Artifact, "artifact-detail"),
                 ("Models", Model, "model-detail"),
             ):
                 rows = list(self.scoped(model).filter(match).order_by("-created")[: self.per_kind])
-                items = [{"name": r.name, "url": _url(url_name, r.pk) if url_name else None, "obj": r} for r in rows]
-                for item in items:
-                    if model is Pipeline:
-                        item["url"] = reverse("run-list") + f"?pipeline={item['obj'].pk}"
+                items = [{"name": r.name, "url": _url(url_name, r.pk), "obj": r} for r in rows]
                 groups.append({"label": label, "items": items})
         context.update(q=q, groups=groups)
         return context

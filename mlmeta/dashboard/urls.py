@@ -1,8 +1,10 @@
 from django.urls import path
 
-from mlmeta.dashboard import artifacts, automation, compare, components, models, snapshots, stacks
+from mlmeta.dashboard import artifacts, automation, compare, components, models, pipelines, snapshots, stacks
 
 urlpatterns = [
+    path("pipelines/", pipelines.PipelineListView.as_view(), name="pipeline-list"),
+    path("pipelines/<uuid:pk>/", pipelines.PipelineDetailView.as_view(), name="pipeline-detail"),
     path("artifacts/", artifacts.ArtifactListView.as_view(), name="artifact-list"),
     path("artifacts/<uuid:pk>/", artifacts.ArtifactDetailView.as_view(), name="artifact-detail"),
     path(
