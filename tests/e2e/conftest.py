@@ -129,6 +129,7 @@ def server_env(port: int, var_dir: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "DJANGO_", "PYTEST_"))}
     # The embedded broker in the server's own var dir: no task of this server lands in a shared queue.
     env.pop("CELERY_BROKER_URL", None)
+    env.pop("MLMETA_BROKER_OPTIONS", None)
     env.update(
         DATABASE_URL=database_url,
         MLMETA_VAR_DIR=str(var_dir),
@@ -420,32 +421,97 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@contextmanager
-def seeded_server(tmp: Path, setup_code: str) -> Iterator[tuple[Server, dict]]:
-    """A running MLMeta of its own (SQLite under tmp, local artifact store under tmp/artifacts/store)
-    after `setup_code` (formatted with `admin` and `store`, run by `manage.py shell`) has printed a
-    JSON line of ids: yields (server, those ids). For the browser tests' fixed scenes."""
-    store = tmp / "artifacts" / "store"
-    store.mkdir(parents=True)
+# --- SQLite servers of their own (the browser tests) ------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite database with every migration applied, made once: each SQLite server of the
+    session starts from a copy of it (and bootstraps itself) instead of migrating its own."""
+    tmp = tmp_path_factory.mktemp("migrated")
+    database = tmp / "template.sqlite3"
+    env = server_env(free_port(), tmp / "var", f"sqlite:///{database}")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"manage.py migrate failed:\n{done.stdout}{done.stderr}"
+    return database
+
+
+def sqlite_server(tmp: Path, template: Path, host: str = "127.0.0.1") -> Server:
+    """A server (not started yet) reached, and naming itself, at http://<host>:<free port>, with
+    a copy of `template` as its database and a var dir of its own under tmp."""
     port = free_port()
-    server = Server(url=f"http://127.0.0.1:{port}", log_path=tmp / "server.log")
-    server.env = server_env(port, tmp / "var", f"sqlite:///{tmp / 'mlmeta.sqlite3'}")
-    server.env["MLMETA_LOCAL_ARTIFACT_ROOTS"] = str(tmp / "artifacts")
-    for command in (["migrate", "--noinput"], ["bootstrap"]):
-        server.manage(*command)
-    output = server.manage("shell", "-c", setup_code.format(admin=ADMIN_USERNAME, store=str(store)))
-    ids = json.loads(output.splitlines()[-1])
-    with server.log_path.open("ab") as log:
-        server.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-            cwd=ROOT,
-            env=server.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+    server = Server(url=f"http://{host}:{port}", log_path=tmp / "server.log")
+    database = tmp / "mlmeta.sqlite3"
+    shutil.copyfile(template, database)
+    server.env = server_env(port, tmp / "var", f"sqlite:///{database}")
+    server.env["MLMETA_SERVER_URL"] = server.url
+    return server
+
+
+@contextmanager
+def running(*servers: Server) -> Iterator[None]:
+    """gunicorn for each server, started together; healthy within the block, stopped after it."""
     try:
-        wait_healthy(server, port)
-        yield server, ids
+        for server in servers:
+            with server.log_path.open("ab") as log:
+                server.process = subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+                    cwd=ROOT,
+                    env=server.env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+        for server in servers:
+            wait_healthy(server, urlparse(server.url).port)
+        yield
     finally:
-        stop(server.process)
+        for server in servers:
+            if server.process is not None:
+                stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def dashboard_server(tmp_path_factory, migrated_sqlite) -> Iterator[Server]:
+    """One running MLMeta (gunicorn, SQLite, bootstrapped) for the session's dashboard browser
+    tests; each module puts its fixed scene on it with seed_scene(). Its local artifact root is
+    the `artifacts` directory beside its database."""
+    require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
+    tmp = tmp_path_factory.mktemp("dashboard")
+    server = sqlite_server(tmp, migrated_sqlite)
+    server.env["MLMETA_LOCAL_ARTIFACT_ROOTS"] = str(tmp / "artifacts")
+    server.manage("bootstrap")
+    with running(server):
+        yield server
+
+
+def seed_scene(server: Server, name: str, setup_code: str) -> dict:
+    """Runs `setup_code` in the server's Django shell, formatted with `admin` (the admin's
+    username) and `store` (a directory of the scene's own under the local artifact root); the
+    JSON line of ids it printed last."""
+    store = Path(server.env["MLMETA_LOCAL_ARTIFACT_ROOTS"]) / name / "store"
+    store.mkdir(parents=True)
+    output = server.manage("shell", "-c", setup_code.format(admin=ADMIN_USERNAME, store=str(store)))
+    return json.loads(output.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, one process for the module's tests: a test opens
+    its own context (`browser.new_page()` or `browser.new_context()`), so no cookie is shared.
+
+    Module-scoped on purpose: while Playwright's sync API is started, its event loop counts as
+    running in this thread, so a second `sync_playwright()` (or asyncio.run) in the same module
+    would fail: use this fixture instead."""
+    require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()

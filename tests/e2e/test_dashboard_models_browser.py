@@ -2,25 +2,25 @@
 version whose HTML visualization shows in a sandboxed iframe, compare two runs (Chart.js draws on
 its canvas), promote a model version (the stage badge changes). Screenshots land in test-output/.
 
-One MLMeta process (gunicorn, SQLite) for the module; the local artifact store is a temporary
-directory holding the visualization's file.
+The scene lives in a tenant of its own, /t/registry/, on the session's dashboard server (gunicorn,
+SQLite; tests/e2e/conftest.py dashboard_server), so the runs module's scene in the default tenant
+never shows here nor this one there; its local artifact store holds the visualization's file.
 """
-
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, require, seeded_server
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, seed_scene
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output"
+TENANT = "registry"
 
 SETUP = """
 import json
 from mlmeta.models import *
-from tenants.models import Project, Tenant, User
-tenant = Tenant.objects.get(is_default=True)
+from tenants.models import Project, User
+from tenants.services import create_tenant
 admin = User.objects.get(username={admin!r})
+tenant = create_tenant("registry", name="Registry", user=admin)
 project = Project.objects.filter(tenant=tenant).first()
 owned = dict(project=project, user=admin)
 store = StackComponent.objects.create(tenant=tenant, user=admin, name="local-store", type="artifact_store",
@@ -49,71 +49,69 @@ print(json.dumps({{"runs": runs, "version": str(version.pk), "model_version": st
 
 
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    """A running MLMeta with two comparable runs, an artifact with an HTML visualization and a model."""
-    require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
-    with seeded_server(tmp_path_factory.mktemp("registry"), SETUP) as scene:
-        yield scene
+def dashboard(dashboard_server):
+    """(server, ids): the running MLMeta whose tenant `registry` has two comparable runs, an
+    artifact with an HTML visualization and a model."""
+    return dashboard_server, seed_scene(dashboard_server, TENANT, SETUP)
 
 
-def test_visualization_comparison_and_promotion(dashboard):
-    from playwright.sync_api import expect, sync_playwright
+def test_visualization_comparison_and_promotion(dashboard, browser):
+    from playwright.sync_api import expect
 
     server, ids = dashboard
+    base = f"{server.url}/t/{TENANT}"
     SCREENSHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{server.url}/login?next=/artifacts/")
-            page.fill("#id_username", ADMIN_USERNAME)
-            page.fill("#id_password", ADMIN_PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{server.url}/artifacts/")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server.url}/login?next=/t/{TENANT}/artifacts/")
+        page.fill("#id_username", ADMIN_USERNAME)
+        page.fill("#id_password", ADMIN_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{base}/artifacts/")
 
-            # Artifact list -> artifact -> version: the HTML shows inside a sandboxed iframe only.
-            page.get_by_role("link", name="drift_report").click()
-            page.get_by_role("link", name="1", exact=True).click()
-            page.wait_for_url(f"**/artifact-versions/{ids['version']}/")
-            frame = page.locator("iframe[sandbox]")
-            expect(frame).to_have_count(1)
-            assert frame.get_attribute("sandbox") == ""
-            expect(page.frame_locator("iframe[sandbox]").locator("h1")).to_have_text("Data drift")
-            assert page.title() != "pwned"  # the artifact's script did not run
-            page.screenshot(path=str(SCREENSHOTS / "dashboard-artifact-version.png"), full_page=True)
+        # Artifact list -> artifact -> version: the HTML shows inside a sandboxed iframe only.
+        page.get_by_role("link", name="drift_report").click()
+        page.get_by_role("link", name="1", exact=True).click()
+        page.wait_for_url(f"**/artifact-versions/{ids['version']}/")
+        frame = page.locator("iframe[sandbox]")
+        expect(frame).to_have_count(1)
+        assert frame.get_attribute("sandbox") == ""
+        expect(page.frame_locator("iframe[sandbox]").locator("h1")).to_have_text("Data drift")
+        assert page.title() != "pwned"  # the artifact's script did not run
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-artifact-version.png"), full_page=True)
 
-            # Compare the two runs: the differing parameter is marked, Chart.js draws the metric.
-            page.goto(f"{server.url}/runs/compare?ids={','.join(ids['runs'])}")
-            expect(page.locator("tr.differs", has_text="trainer.lr")).to_have_count(1)
-            expect(page.locator("tr.differs", has_text="pipeline.epochs")).to_have_count(0)
-            canvas = page.locator("canvas#compare-chart")
-            expect(canvas).to_be_visible()
-            page.wait_for_function("() => window.Chart && Chart.getChart('compare-chart') !== undefined")
-            drawn = page.evaluate("() => Chart.getChart('compare-chart').data.datasets[0].data")
-            assert drawn == [0.81, 0.93]
-            page.screenshot(path=str(SCREENSHOTS / "dashboard-run-compare.png"), full_page=True)
+        # Compare the two runs: the differing parameter is marked, Chart.js draws the metric.
+        page.goto(f"{base}/runs/compare?ids={','.join(ids['runs'])}")
+        expect(page.locator("tr.differs", has_text="trainer.lr")).to_have_count(1)
+        expect(page.locator("tr.differs", has_text="pipeline.epochs")).to_have_count(0)
+        canvas = page.locator("canvas#compare-chart")
+        expect(canvas).to_be_visible()
+        page.wait_for_function("() => window.Chart && Chart.getChart('compare-chart') !== undefined")
+        drawn = page.evaluate("() => Chart.getChart('compare-chart').data.datasets[0].data")
+        assert drawn == [0.81, 0.93]
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-run-compare.png"), full_page=True)
 
-            # Promote the model version to production: the badge changes.
-            page.goto(f"{server.url}/model-versions/{ids['model_version']}/")
-            badge = page.locator("#stage-badge")
-            expect(badge).to_have_text("no stage")
-            page.get_by_label("Stage", exact=True).select_option("production")
-            page.get_by_role("button", name="Promote").click()
-            page.wait_for_load_state()
-            expect(badge).to_have_text("production")
-            expect(page.locator(".message")).to_contain_text("is now production")
-            page.screenshot(path=str(SCREENSHOTS / "dashboard-model-version.png"), full_page=True)
-            page.get_by_role("link", name="churn_model").click()
-            expect(page.locator("table.runs .stage-production")).to_have_text("production")
-            page.screenshot(path=str(SCREENSHOTS / "dashboard-model.png"), full_page=True)
+        # Promote the model version to production: the badge changes.
+        page.goto(f"{base}/model-versions/{ids['model_version']}/")
+        badge = page.locator("#stage-badge")
+        expect(badge).to_have_text("no stage")
+        page.get_by_label("Stage", exact=True).select_option("production")
+        page.get_by_role("button", name="Promote").click()
+        page.wait_for_load_state()
+        expect(badge).to_have_text("production")
+        expect(page.locator(".message")).to_contain_text("is now production")
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-model-version.png"), full_page=True)
+        page.get_by_role("link", name="churn_model").click()
+        expect(page.locator("table.runs .stage-production")).to_have_text("production")
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-model.png"), full_page=True)
 
-            # The other registry lists, for the screenshots.
-            for name, path in (("artifacts", "/artifacts/"), ("stacks", "/stacks/"), ("members", "/members/")):
-                page.get_by_role("navigation", name="Main").get_by_role("link", name=name.capitalize()).click()
-                page.wait_for_url(f"{server.url}{path}")
-                page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}.png"), full_page=True)
-            assert errors == [], errors
-        finally:
-            browser.close()
+        # The other registry lists, for the screenshots.
+        for name, path in (("artifacts", "/artifacts/"), ("stacks", "/stacks/"), ("members", "/members/")):
+            page.get_by_role("navigation", name="Main").get_by_role("link", name=name.capitalize()).click()
+            page.wait_for_url(f"{base}{path}")
+            page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}.png"), full_page=True)
+        assert errors == [], errors
+    finally:
+        page.context.close()

@@ -10,16 +10,12 @@ The provider also serves the client-credentials grant to a CI system acting as a
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, Server, free_port, require, server_env, stop, wait_healthy
+from tests.e2e.conftest import CHROMIUM, ROOT, Server, require, running, sqlite_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output"
 SP_CLIENT_ID = "mlmeta-acme"
 SP_CLIENT_SECRET = "sp-client-secret-0123456789abcdef"
@@ -56,74 +52,53 @@ create_tenant("acme-ml", name="Acme ML", organization=org)
 Team.objects.create(organization=org, name="Engineers")
 """
 
+# The operator's command, its client secret read from stdin.
+CONFIGURE_SSO = """
+call_command("configure_sso", "acme", "--issuer={issuer}", "--client-id={client_id}", "--client-secret=-",
+    "--scopes=openid email profile", "--map-group=ml-engineers=Engineers", "--allowed-domains=acme.example",
+    "--default-role=tenant-viewer", "--default-tenant=acme-ml", "--jit=on", "--enable")
+"""
 
-@contextmanager
-def mlmeta_process(tmp: Path, host: str) -> Iterator[Server]:
-    """A migrated, bootstrapped MLMeta (gunicorn) with its own SQLite database under `tmp`,
-    reached (and naming itself) at http://<host>:<port>."""
-    port = free_port()
-    server = Server(url=f"http://{host}:{port}", log_path=tmp / "server.log")
-    server.env = server_env(port, tmp / "var", f"sqlite:///{tmp / 'mlmeta.sqlite3'}")
-    server.env["MLMETA_SERVER_URL"] = server.url
-    with server.log_path.open("ab") as log:
-        for command in (["migrate", "--noinput"], ["bootstrap"]):
-            done = subprocess.run(
-                [sys.executable, "manage.py", *command], cwd=ROOT, env=server.env, stdout=log, stderr=log
-            )
-            assert done.returncode == 0, f"manage.py {command[0]} failed:\n{server.log_since(0)}"
-        server.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-            cwd=ROOT,
-            env=server.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-        try:
-            wait_healthy(server, port)
-            yield server
-        finally:
-            stop(server.process)
+
+BOOTSTRAP = "from django.core.management import call_command\ncall_command('bootstrap')\n"
+
+
+def set_up(servers_and_code: list[tuple[Server, str, str]]) -> None:
+    """Each server's `manage.py shell -c CODE` (stdin: the given input), all at once."""
+    started = []
+    for server, code, stdin in servers_and_code:
+        command = [sys.executable, "manage.py", "shell", "-c", code]
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+        started.append((server, subprocess.Popen(command, cwd=ROOT, env=server.env, text=True, **pipes), stdin))
+    for server, process, stdin in started:
+        output, _ = process.communicate(stdin, timeout=300)
+        assert process.returncode == 0, f"setting up {server.url} failed:\n{output}"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
+def servers(tmp_path_factory, migrated_sqlite):
     """(provider, mlmeta): the provider knows dana and MLMeta as a client; MLMeta's organization
-    "acme" signs in through it, mapping the group ml-engineers to its team Engineers."""
+    "acme" signs in through it, mapping the group ml-engineers to its team Engineers. Each is
+    bootstrapped and set up in one Django shell of its own, both at once, then served."""
     require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
-    with (
-        mlmeta_process(tmp_path_factory.mktemp("oidc-provider"), "localhost") as provider,
-        mlmeta_process(tmp_path_factory.mktemp("mlmeta-sp"), "127.0.0.1") as mlmeta,
-    ):
-        redirect = f"{mlmeta.url}/sso/acme/callback"
-        provider.manage(
-            "shell",
-            "-c",
-            PROVIDER_SETUP.format(
-                password=DANA_PASSWORD,
-                sp_id=SP_CLIENT_ID,
-                sp_secret=SP_CLIENT_SECRET,
-                redirect=redirect,
-                ci_id=CI_CLIENT_ID,
-                ci_secret=CI_CLIENT_SECRET,
-            ),
-        )
-        mlmeta.manage("shell", "-c", SP_SETUP)
-        mlmeta.manage(
-            "configure_sso",
-            "acme",
-            f"--issuer={provider.url}/oauth",
-            f"--client-id={SP_CLIENT_ID}",
-            "--client-secret=-",
-            "--scopes=openid email profile",
-            "--map-group=ml-engineers=Engineers",
-            "--allowed-domains=acme.example",
-            "--default-role=tenant-viewer",
-            "--default-tenant=acme-ml",
-            "--jit=on",
-            "--enable",
-            input=SP_CLIENT_SECRET + "\n",
-        )
+    provider = sqlite_server(tmp_path_factory.mktemp("oidc-provider"), migrated_sqlite, host="localhost")
+    mlmeta = sqlite_server(tmp_path_factory.mktemp("mlmeta-sp"), migrated_sqlite)
+    provider_setup = PROVIDER_SETUP.format(
+        password=DANA_PASSWORD,
+        sp_id=SP_CLIENT_ID,
+        sp_secret=SP_CLIENT_SECRET,
+        redirect=f"{mlmeta.url}/sso/acme/callback",
+        ci_id=CI_CLIENT_ID,
+        ci_secret=CI_CLIENT_SECRET,
+    )
+    configure_sso = CONFIGURE_SSO.format(issuer=f"{provider.url}/oauth", client_id=SP_CLIENT_ID)
+    set_up(
+        [
+            (provider, BOOTSTRAP + provider_setup, ""),
+            (mlmeta, BOOTSTRAP + SP_SETUP + configure_sso, SP_CLIENT_SECRET + "\n"),
+        ]
+    )
+    with running(provider, mlmeta):
         yield provider, mlmeta
 
 
@@ -132,40 +107,33 @@ def query(server: Server, code: str):
     return json.loads(server.manage("shell", "-c", code).strip().splitlines()[-1])
 
 
-def test_sign_in_through_the_provider_in_a_browser(servers):
-    from playwright.sync_api import sync_playwright
-
+def test_sign_in_through_the_provider_in_a_browser(servers, browser):
     provider, mlmeta = servers
     SCREENSHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(f"{mlmeta.url}/login")
-            page.get_by_role("link", name="Sign in with Acme Corp").click()
-            page.wait_for_load_state()
-            assert page.url.startswith(f"{provider.url}/login"), f"{page.url}\n{page.content()[:3000]}"
-            page.fill("#id_username", "dana")
-            page.fill("#id_password", DANA_PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{mlmeta.url}/t/acme-ml/**")
-            page.screenshot(path=str(SCREENSHOTS / "sso-signed-in.png"), full_page=True)
-            header = page.locator("header.topbar").inner_text()
-            assert "dana@acme.example" in header and "Acme ML" in header, header
-        finally:
-            browser.close()
-    user = query(
+    page = browser.new_page()
+    try:
+        page.goto(f"{mlmeta.url}/login")
+        page.get_by_role("link", name="Sign in with Acme Corp").click()
+        page.wait_for_load_state()
+        assert page.url.startswith(f"{provider.url}/login"), f"{page.url}\n{page.content()[:3000]}"
+        page.fill("#id_username", "dana")
+        page.fill("#id_password", DANA_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{mlmeta.url}/t/acme-ml/**")
+        page.screenshot(path=str(SCREENSHOTS / "sso-signed-in.png"), full_page=True)
+        header = page.locator("header.topbar").inner_text()
+        assert "dana@acme.example" in header and "Acme ML" in header, header
+    finally:
+        page.context.close()
+    user, events = query(
         mlmeta,
-        "import json; from tenants.models import User; u = User.objects.get(email='dana@acme.example'); "
-        "print(json.dumps([u.username, u.full_name, sorted(u.teams.values_list('name', flat=True))]))",
+        "import json; from tenants.models import AuditEvent, User; "
+        "u = User.objects.get(email='dana@acme.example'); "
+        "logins = AuditEvent.objects.filter(via='sso', action='login'); "
+        "print(json.dumps([[u.username, u.full_name, sorted(u.teams.values_list('name', flat=True))], "
+        "list(logins.values_list('actor_name', flat=True))]))",
     )
     assert user == ["dana@acme.example", "Dana Scully", ["Engineers"]]
-    events = query(
-        mlmeta,
-        "import json; from tenants.models import AuditEvent; "
-        "logins = AuditEvent.objects.filter(via='sso', action='login'); "
-        "print(json.dumps(list(logins.values_list('actor_name', flat=True))))",
-    )
     assert events == ["dana@acme.example"]
 
 
