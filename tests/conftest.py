@@ -2,6 +2,7 @@
 service checks. With CI=true the suite runs on PostgreSQL and Redis and refuses to start,
 rather than skip, when one of them is missing."""
 
+import json
 import os
 import socket
 from urllib.parse import urlparse
@@ -25,6 +26,54 @@ def _reachable(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def isolate_xdist_worker() -> None:
+    """Under pytest-xdist (`make test` runs two workers), a broker of this worker's own: a key
+    prefix on Redis, folders of its own for the embedded filesystem broker. Set in this process
+    and, through MLMETA_BROKER_OPTIONS (which the settings merge into the transport options),
+    in every process its tests start, so a Celery worker one test starts never takes the tasks
+    of a test in the other pytest worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        folders = settings.VAR_DIR / "broker" / worker
+        options = {
+            "data_folder_in": str(folders / "queue"),
+            "data_folder_out": str(folders / "queue"),
+            "processed_folder": str(folders / "processed"),
+            "control_folder": str(folders / "control"),
+        }
+        for folder in set(options.values()):
+            os.makedirs(folder, exist_ok=True)
+    else:
+        options = {"global_keyprefix": f"{worker}:"}
+    os.environ["MLMETA_BROKER_OPTIONS"] = json.dumps(
+        {**json.loads(os.environ.get("MLMETA_BROKER_OPTIONS", "{}")), **options}
+    )
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, **options}
+    from config.celery import app
+
+    app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+
+
+isolate_xdist_worker()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's `--dist loadgroup` (`make test`): a module's tests run in one
+    worker, so its module-scoped fixtures are built once; every module of the e2e tests that uses
+    the session's MLMeta server (mlmeta_server), or the session's SQLite servers and their
+    migrated template (migrated_sqlite), runs in one worker with the others of its kind, so each
+    session server is started once."""
+    shared = {}
+    for item in items:
+        for fixture in ("mlmeta_server", "migrated_sqlite"):
+            if fixture in item.fixturenames:
+                shared[item.module.__name__] = f"e2e-{fixture}"
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(shared.get(item.module.__name__, item.module.__name__)))
 
 
 def pytest_sessionstart(session):

@@ -399,6 +399,10 @@ def test_unsigned_or_badly_signed_inbound_webhooks_are_refused(world, shared_db,
 # Broker/worker restart --------------------------------------------------------------------------
 
 
+# The default queue's Redis key: under pytest-xdist each worker prefixes its keys (tests/conftest.py).
+QUEUE = celery_app.conf.broker_transport_options.get("global_keyprefix", "") + "celery"
+
+
 @contextmanager
 def publishing_to(url: str):
     """This process's Celery app sends its tasks (the triggers' on-commit dispatches) to `url` meanwhile.
@@ -449,9 +453,9 @@ def test_triggers_queued_before_a_broker_restart_run_once_each_after_it(world, o
     with publishing_to(own_redis.url):
         finished = [finish_run(world, upstream, f"before-restart-{n}") for n in range(3)]
     queue = own_redis.client()
-    assert queue.llen("celery") == 3
+    assert queue.llen(QUEUE) == 3
     own_redis.restart()
-    assert own_redis.starts == 2 and queue.llen("celery") == 3  # the append-only file kept them
+    assert own_redis.starts == 2 and queue.llen(QUEUE) == 3  # the append-only file kept them
     assert not TriggerDispatch.objects.filter(trigger=trigger).exists() and not runs_of(downstream)
 
     redis_worker.start_worker()
@@ -462,7 +466,7 @@ def test_triggers_queued_before_a_broker_restart_run_once_each_after_it(world, o
     assert sorted(str(d.run_id) for d in dispatches) == sorted(str(run.pk) for run in runs)
     assert all(run.launch["trigger"] == {"type": "trigger", "id": str(trigger.pk)} for run in runs)
     assert TriggerDispatch.objects.filter(trigger=trigger).count() == 3 and len(runs_of(downstream)) == 3
-    assert queue.llen("celery") == 0
+    assert queue.llen(QUEUE) == 0
 
 
 def test_a_worker_up_during_a_broker_restart_reconnects_and_runs_the_next_trigger(world, own_redis, redis_worker):
