@@ -40,10 +40,10 @@ $(CHROMIUM):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "No $(CHROMIUM): the browser tests skip (CI fails them); install Debian's chromium package."; fi
 
-# pytest-xdist workers of `make test`: whole modules each (tests/conftest.py groups them).
+# pytest-xdist workers of `make test`: whole modules each, in the order tests/conftest.py gives them.
 TEST_WORKERS ?= 2
 test: install $(ZENML_VENV)/.installed $(CHROMIUM) ## Run the whole test suite, e2e included (SQLite, or DATABASE_URL / CELERY_BROKER_URL when set)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 lint: install ## ruff and the migrations check
 	$(VENV)/bin/ruff check .

@@ -61,19 +61,27 @@ def isolate_xdist_worker() -> None:
 isolate_xdist_worker()
 
 
+SHARED_SERVERS = ("mlmeta_server", "migrated_sqlite")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's `--dist loadgroup` (`make test`): a module's tests run in one
-    worker, so its module-scoped fixtures are built once; every module of the e2e tests that uses
-    the session's MLMeta server (mlmeta_server), or the session's SQLite servers and their
-    migrated template (migrated_sqlite), runs in one worker with the others of its kind, so each
-    session server is started once."""
+    worker, so its module-scoped fixtures are built once; every e2e module that uses the session's
+    MLMeta server (mlmeta_server), or the session's SQLite servers and their migrated template
+    (migrated_sqlite), runs in one worker with the others of its kind, so each is started once.
+    Those two long groups go first (`--no-loadscope-reorder` keeps this order), one to each
+    worker, while the short modules even out the rest; they use no test database, so running
+    before pytest-django's database tests changes nothing for those."""
     shared = {}
     for item in items:
-        for fixture in ("mlmeta_server", "migrated_sqlite"):
+        for fixture in SHARED_SERVERS:
             if fixture in item.fixturenames:
-                shared[item.module.__name__] = f"e2e-{fixture}"
+                shared[item.module.__name__] = fixture
     for item in items:
         item.add_marker(pytest.mark.xdist_group(shared.get(item.module.__name__, item.module.__name__)))
+    rank = {fixture: position for position, fixture in enumerate(SHARED_SERVERS)}
+    items.sort(key=lambda item: rank.get(shared.get(item.module.__name__), len(rank)))
 
 
 def pytest_sessionstart(session):
