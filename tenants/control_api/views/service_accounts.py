@@ -79,8 +79,6 @@ class APIKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlVie
         return Response(s.APIKeyCreatedSerializer(key).data)
 
     def destroy(self, request, pk=None):
-        key = self.get_object()
-        self.authorize("delete", key)
-        self.audit("delete", key, resource_type="api_key")
-        key.delete()
+        """Delete a key (as the dashboard does: you must hold every permission of its account)."""
+        access.delete_api_key(self.get_object(), by=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
