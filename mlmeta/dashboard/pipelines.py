@@ -1,7 +1,7 @@
 """Pipeline pages: the pipelines of the tenant (latest run, run count, tags, search) and one
 pipeline (description, its latest runs in the runs list's table, its snapshots)."""
 
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import F, IntegerField, OuterRef, Subquery
 from django.urls import reverse
 from django.views.generic import ListView, TemplateView
 
@@ -13,6 +13,14 @@ from mlmeta.run_views import DashboardMixin, _tags_of
 
 RUNS_SHOWN = 25
 SNAPSHOTS_SHOWN = 50
+RUN_COUNT_CAP = 1000  # counted exactly up to here, then shown as "1000+" (no full count per pipeline)
+
+
+class CappedCount(Subquery):
+    """COUNT(*) of a sliced subquery: at most its LIMIT rows are read, whatever the table holds."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) capped)"
+    output_field = IntegerField()
 
 
 def login_command(request) -> str:
@@ -34,7 +42,7 @@ class PipelineListView(DashboardMixin, RegistryPage, ListView):
         return pipelines.annotate(
             latest_run_id=Subquery(runs.order_by("-created").values("pk")[:1]),
             last_run_at=Subquery(runs.order_by("-created").values("created")[:1]),
-            run_count=Subquery(runs.order_by().values("pipeline").annotate(n=Count("pk")).values("n")[:1]),
+            run_count=CappedCount(runs.order_by().values("pk")[: RUN_COUNT_CAP + 1]),
         ).order_by(F("last_run_at").desc(nulls_last=True), "name", "pk")
 
     def get_context_data(self, **kwargs):
@@ -50,6 +58,7 @@ class PipelineListView(DashboardMixin, RegistryPage, ListView):
         q.pop("page", None)
         context.update(
             q=self.request.GET.get("q", ""),
+            run_count_cap=RUN_COUNT_CAP,
             query=q,
             any_pipelines=bool(pipelines) or self.restrict(Pipeline).exists(),
             login_command=login_command(self.request),

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from mlmeta.choices import ExecutionStatus, TaggableResourceType
+from mlmeta.dashboard import pipelines
 from mlmeta.models import Pipeline, PipelineRun, PipelineSnapshot, Stack, Tag, TagResource
 from tests.mlmeta.test_dashboard_runs import XSS, make_run, store_root, world  # noqa: F401  (fixtures)
 
@@ -39,7 +40,7 @@ def test_pipelines_list_shows_latest_run_count_last_run_and_tags(alice_client, w
     assert list(rows) == ["training", "idle"]  # the most recently run first
     training = rows["training"]
     assert (training.run_count, training.latest_run.pk, [t.name for t in training.tag_list]) == (2, latest.pk, ["prod"])
-    assert rows["idle"].latest_run is None and rows["idle"].run_count is None
+    assert rows["idle"].latest_run is None and rows["idle"].run_count == 0
     body = response.content.decode()
     assert f'<span id="status-{latest.pk}" class="status status-failed">failed</span>' in body
     assert f'href="/pipelines/{idle.pk}/"' in body and "never" in body
@@ -111,3 +112,12 @@ def test_pipeline_of_another_tenant_or_missing_is_a_404(client, charlie, world):
     assert list(client.get("/t/beta/pipelines/").context["pipelines"]) == []
     client.force_login(world["user"])
     assert client.get("/pipelines/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_run_counts_stop_counting_at_the_cap(alice_client, world, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(pipelines, "RUN_COUNT_CAP", 2)
+    for i in range(3):
+        make_run(world, f"run-{i}")
+    response = alice_client.get("/pipelines/")
+    assert [p.run_count for p in response.context["pipelines"]] == [3]  # cap + 1: "more than the cap"
+    assert f'href="/runs/?pipeline={world["pipeline"].pk}">2+</a>' in response.content.decode()
