@@ -721,8 +721,11 @@ def create_service_account(
 
 def update_service_account(account: User, *, by=None, request=None, **fields) -> User:
     """Change a service account's `description`, `full_name` or `active` (deactivating it stops
-    every key and token of it at once)."""
+    every key and token of it at once). Switching it off or on needs every permission it holds:
+    a tenant admin may not stop an organization-wide account that is also in their tenant."""
     _check_can(by, "update", "service_account", account.organization, request, obj=account)
+    if "active" in fields and by is not None:
+        check_acts_as(account, by, request)
     before = {"description": account.description, "full_name": account.full_name, "active": account.is_active}
     for name in ("description", "full_name"):
         if name in fields:

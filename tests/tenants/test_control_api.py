@@ -417,7 +417,10 @@ def test_tenant_admin_cannot_key_an_account_that_holds_more_than_they_do(org, te
     minted = admin.post(f"{BASE}/api-keys/", {"service_account": str(boss.pk), "name": "mine"}, format="json")
     rotated = admin.post(f"{BASE}/api-keys/{key.pk}/rotate/", {"retain_period_minutes": 0}, format="json")
     deleted = admin.delete(f"{BASE}/api-keys/{key.pk}/")
-    assert (minted.status_code, rotated.status_code, deleted.status_code) == (403, 403, 403)
+    stopped = admin.patch(f"{BASE}/service-accounts/{boss.pk}/", {"active": False}, format="json")
+    assert [r.status_code for r in (minted, rotated, deleted, stopped)] == [403, 403, 403, 403]
+    boss.refresh_from_db()
+    assert boss.is_active
     assert "do not hold" in minted.json()["detail"]
     assert list(APIKey.objects.filter(service_account=boss).values_list("name", "last_rotated")) == [("main", None)]
     assert denied(alice, "do not hold")
