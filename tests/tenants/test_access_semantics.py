@@ -182,7 +182,8 @@ def test_runs_page_queries_do_not_grow_with_rows(world, role, scope, django_asse
     one = queries_of(api, "/api/v1/runs")
     more_runs(world, 15)
     assert queries_of(api, "/api/v1/runs") == one
-    with django_assert_max_num_queries(18 if scope else 10):
+    # The page reads its related rows with per-page IN queries (no 18-way join): a fixed few more.
+    with django_assert_max_num_queries(18 if scope else 12):
         assert len(api.get("/api/v1/runs").json()["items"]) == 16
 
 
