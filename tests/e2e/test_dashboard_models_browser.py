@@ -108,8 +108,13 @@ def test_visualization_comparison_and_promotion(dashboard, browser):
         page.screenshot(path=str(SCREENSHOTS / "dashboard-model.png"), full_page=True)
 
         # The other registry lists, for the screenshots.
-        for name, path in (("artifacts", "/artifacts/"), ("stacks", "/stacks/"), ("members", "/members/")):
-            page.get_by_role("navigation", name="Main").get_by_role("link", name=name.capitalize()).click()
+        nav = page.get_by_role("navigation", name="Main")
+        managed = ("components", "connectors", "members")  # in the top bar's Manage menu
+        for name in ("artifacts", "stacks", *managed):
+            path = f"/{name}/"
+            if name in managed:
+                nav.locator("summary", has_text="Manage").click()
+            nav.get_by_role("link", name=name.capitalize(), exact=True).click()
             page.wait_for_url(f"{base}{path}")
             page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}.png"), full_page=True)
         assert errors == [], errors
