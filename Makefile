@@ -28,7 +28,7 @@ $(ZENML_VENV)/.installed: requirements-e2e.txt
 	$(ZENML_VENV)/bin/pip install --quiet -r requirements-e2e.txt
 	touch $@
 
-run: install ## Migrate, bootstrap, then serve on http://127.0.0.1:8000 (gunicorn + Celery worker)
+run: install $(ZENML_VENV)/.installed ## Migrate, bootstrap, then serve on http://127.0.0.1:8000 (gunicorn + Celery worker; .venv-zenml is the local runner's Python)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap
 	bin/serve

@@ -139,12 +139,16 @@ class PipelineRun(ProjectOwnedModel):
                 self.save(update_fields=["status", "end_time", "updated"])
         return self.status
 
-    def replace_placeholder(self, orchestrator_run_id: str, status: str, orchestrator_environment: dict) -> None:
-        """The orchestrator's `POST /runs` takes over the placeholder: same id and name, now running."""
+    def replace_placeholder(
+        self, orchestrator_run_id: str, status: str, orchestrator_environment: dict, start_time=None
+    ) -> None:
+        """The orchestrator's `POST /runs` takes over the placeholder: same id and name, now running.
+        A placeholder the server queued has no start time yet: the orchestrator's start is it."""
         self.orchestrator_run_id = orchestrator_run_id
         self.orchestrator_environment = orchestrator_environment or {}
         self.status = status
-        fields = ["orchestrator_run_id", "orchestrator_environment", "status", "updated"]
+        self.start_time = self.start_time or start_time or timezone.now()
+        fields = ["orchestrator_run_id", "orchestrator_environment", "status", "start_time", "updated"]
         if self.launch:  # a server-side run: the launcher's "queued"/"starting" note is over
             self.status_reason = None
             fields.append("status_reason")

@@ -112,6 +112,15 @@ def test_post_runs_replaces_the_placeholder_in_place(zen):
     assert PipelineRun.objects.count() == 1
 
 
+def test_a_placeholder_queued_without_a_start_time_takes_the_orchestrators(zen):
+    """Runs the server launches are queued with no start time; the runner's POST /runs gives it."""
+    snapshot = zen.snapshot(zen.pipeline())
+    placeholder, _ = zen.run(snapshot, "queued", start_time=None)
+    assert placeholder["metadata"]["start_time"] is None
+    run, _ = zen.run(snapshot, "queued", status="running", orchestrator_run_id="orch-2")
+    assert run["id"] == placeholder["id"] and run["metadata"]["start_time"] == "2026-11-28T02:21:32.255424"
+
+
 def test_post_runs_without_placeholder_creates_numbered_runs(zen):
     snapshot = zen.snapshot(zen.pipeline())
     first, _ = zen.run(snapshot, "a", status="running", orchestrator_run_id="o-1")

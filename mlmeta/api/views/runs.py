@@ -89,7 +89,10 @@ class RunViewSet(ProjectScopedViewSet):
             if placeholder is not None:
                 self.authorize("update", placeholder)
                 placeholder.replace_placeholder(
-                    orchestrator_run_id, data["status"], data.get("orchestrator_environment")
+                    orchestrator_run_id,
+                    data["status"],
+                    data.get("orchestrator_environment"),
+                    request_time(data, "start_time"),
                 )
                 self.link_extras(placeholder, data)
                 return placeholder, True
