@@ -6,11 +6,13 @@ service accounts, API keys, teams, roles and memberships need it). The token's u
 subject to tenants.rbac: a scope only narrows what the user may do, it never widens it.
 """
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from django.contrib.auth import views as auth_views
+from django.urls import reverse
 from oauth2_provider import views as dot_views
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication as DOTAuthentication
-from oauth2_provider.models import AbstractApplication
+from oauth2_provider.models import AbstractApplication, get_application_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -133,7 +135,42 @@ class AuthorizationView(dot_views.AuthorizationView):
         response = super().get(request, *args, **kwargs)
         redirect_uri = self.oauth2_data.get("redirect_uri")
         if response.status_code == 200 and redirect_uri:
-            parts = urlsplit(redirect_uri)
-            origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+            response._csp_update = {"form-action": [origin_of(redirect_uri)]}
+        return response
+
+
+def origin_of(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+
+
+def authorizing_client_origin(next_url: str) -> str | None:
+    """When a login's `next` is this server's authorize endpoint, the origin its redirect chain
+    ends at: the client's redirect URI (the registered default when none is asked for), if the
+    application exists and registered it, as the authorize endpoint itself checks."""
+    parts = urlsplit(next_url or "")
+    if parts.scheme or parts.netloc or parts.path != reverse("oauth2_provider:authorize"):
+        return None
+    query = parse_qs(parts.query)
+    client_id = query.get("client_id", [""])[0]
+    application = get_application_model().objects.filter(client_id=client_id).first() if client_id else None
+    if application is None:
+        return None
+    redirect_uri = query.get("redirect_uri", [application.default_redirect_uri])[0]
+    if not redirect_uri or not application.redirect_uri_allowed(redirect_uri):
+        return None
+    return origin_of(redirect_uri)
+
+
+class LoginView(auth_views.LoginView):
+    """The dashboard's login. As the first step of an OAuth authorization whose application skips
+    consent, its form's answer redirects through the authorize endpoint straight on to the client,
+    and browsers check every redirect of a form's submission against the page's CSP form-action:
+    allow that one validated client origin (see AuthorizationView)."""
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        origin = authorizing_client_origin(self.get_redirect_url())
+        if origin:
             response._csp_update = {"form-action": [origin]}
         return response

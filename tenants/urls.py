@@ -4,6 +4,7 @@ from django.urls import include, path
 from tenants import (
     invitation_views,
     member_views,
+    oauth,
     role_views,
     service_account_views,
     settings_views,
@@ -15,7 +16,7 @@ from tenants.forms import LoginForm
 urlpatterns = [
     path(
         "login",
-        auth_views.LoginView.as_view(template_name="tenants/login.html", authentication_form=LoginForm),
+        oauth.LoginView.as_view(template_name="tenants/login.html", authentication_form=LoginForm),
         name="login",
     ),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),

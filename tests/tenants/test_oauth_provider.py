@@ -145,3 +145,38 @@ def test_consent_page_lets_its_form_redirect_to_the_registered_client_only(clien
 
     foreign = client.get("/oauth/authorize/", {**query, "redirect_uri": "https://evil.example/cb"})
     assert "evil.example" not in foreign.get("Content-Security-Policy", "")
+
+
+def test_login_page_of_an_authorization_lets_its_form_redirect_to_the_registered_client_only(client, tenant):
+    """An application that skips consent: the login form's answer redirects through the authorize
+    endpoint straight to the client, so the login page's CSP form-action allows that registered
+    origin; a foreign redirect URI, an unknown client or a plain login page add nothing."""
+    alice = make_user("login-alice", tenant, role="tenant-developer")
+    app = Application.objects.create(
+        name="sso-client",
+        user=alice,
+        client_id="sso-client",
+        client_secret=CLIENT_SECRET,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://sp.example:8443/sso/acme/callback",
+        algorithm=Application.RS256_ALGORITHM,
+        skip_authorization=True,
+    )
+
+    def form_action(next_url: str | None) -> list[str]:
+        page = client.get("/login", {"next": next_url} if next_url else {})
+        assert page.status_code == 200
+        directive = next(d for d in page["Content-Security-Policy"].split(";") if d.strip().startswith("form-action"))
+        return directive.split()[1:]
+
+    authorize = f"/oauth/authorize/?response_type=code&client_id={app.client_id}&scope=openid"
+    assert form_action(f"{authorize}&redirect_uri=https%3A%2F%2Fsp.example%3A8443%2Fsso%2Facme%2Fcallback") == [
+        "'self'",
+        "https://sp.example:8443",
+    ]
+    assert form_action(authorize) == ["'self'", "https://sp.example:8443"]  # the registered default
+    assert form_action(f"{authorize}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb") == ["'self'"]
+    assert form_action("/oauth/authorize/?client_id=nobody&redirect_uri=https%3A%2F%2Fevil.example%2Fcb") == ["'self'"]
+    assert form_action("/runs/") == ["'self'"]
+    assert form_action(None) == ["'self'"]
