@@ -90,6 +90,13 @@ def _field(spec: dict) -> forms.Field:
     return forms.JSONField(required=required, widget=forms.Textarea(attrs={"rows": 3}), **common)
 
 
+class OptionalJSONField(forms.JSONField):
+    """A JSON box that starts empty (Django's JSONField shows a missing value as `null`)."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class SnapshotRunForm(forms.Form):
     """What a run of `snapshot` may change; `overrides()` is the launch API's run_configuration."""
 
@@ -101,7 +108,7 @@ class SnapshotRunForm(forms.Form):
         required=False,
         label="Cache",
     )
-    extra = forms.JSONField(
+    extra = OptionalJSONField(
         required=False,
         label="Other overrides",
         widget=forms.Textarea(attrs={"rows": 4}),

@@ -3,6 +3,7 @@ defaults, the launcher's refusals as form errors, exactly one queued run on succ
 changes" from a run page, RBAC (403 and no button for a viewer), bounded queries."""
 
 import json
+import re
 
 import pytest
 from django import forms
@@ -111,6 +112,7 @@ def test_run_form_has_a_typed_field_per_parameter_with_its_default(admin_client,
     assert '<option value="&quot;adam&quot;" selected>adam</option>' in html
     assert "[64, 32]</textarea>" in html
     assert 'name="run_name"' in html and 'name="extra"' in html
+    assert re.search(r'name="extra"[^>]*>\s*</textarea>', html), "the overrides box starts empty, not 'null'"
 
 
 def test_run_form_launches_exactly_one_queued_run_with_the_changed_parameters(
