@@ -517,19 +517,7 @@ def delete_team(team: Team, *, by=None, request=None) -> None:
     _check_can(by, "delete", "team", team.organization, request, obj=team)
     assignments = list(team.role_assignments.select_related("role", "organization", "tenant", "project"))
     if by is not None:
-        for assignment in assignments:
-            check_grant(
-                by,
-                assignment.role,
-                organization=assignment.organization,
-                tenant=assignment.tenant,
-                project=assignment.project,
-                resource_type=assignment.resource_type,
-                resource_id=assignment.resource_id,
-                team=team,
-                revoking=True,
-                request=request,
-            )
+        _check_grants(by, assignments, request, revoking=True, team=team)
     members = list(team.members.all())
     with transaction.atomic():
         for assignment in assignments:
@@ -540,11 +528,9 @@ def delete_team(team: Team, *, by=None, request=None) -> None:
         rbac.forget(member)
 
 
-def _check_team_roles(team: Team, user, by, request, revoking: bool = False) -> None:
-    """Joining a team gives its roles: the same rules as assigning each of them to `user`."""
-    if by is None:
-        return
-    for assignment in team.role_assignments.select_related("role", "tenant", "project", "organization"):
+def _check_grants(by, assignments, request, revoking: bool, **holder) -> None:
+    """check_grant for each of `assignments` as given to (or taken from) `holder` (user= or team=)."""
+    for assignment in assignments:
         check_grant(
             by,
             assignment.role,
@@ -553,10 +539,18 @@ def _check_team_roles(team: Team, user, by, request, revoking: bool = False) -> 
             project=assignment.project,
             resource_type=assignment.resource_type,
             resource_id=assignment.resource_id,
-            user=user,
             revoking=revoking,
             request=request,
+            **holder,
         )
+
+
+def _check_team_roles(team: Team, user, by, request, revoking: bool = False) -> None:
+    """Joining a team gives its roles: the same rules as assigning each of them to `user`."""
+    if by is None:
+        return
+    assignments = team.role_assignments.select_related("role", "tenant", "project", "organization")
+    _check_grants(by, assignments, request, revoking=revoking, user=user)
     if not revoking and user.pk == by.pk and not rbac.is_org_admin(by, team.organization):
         _refuse(
             "You may not add yourself to a team (only operators and organization admins may).",
