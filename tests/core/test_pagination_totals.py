@@ -1,0 +1,89 @@
+"""Totals above EXACT_COUNT_LIMIT are the planner's estimate; pages must stay walkable by the client.
+
+The ZenML client (`zenml.utils.pagination_utils.depaginate`) asks for page index + 1 while
+`index < total_pages`, so every page with a next page must report `total_pages > index`, and the
+page that ends the list `total_pages == index` with the exact total.
+"""
+
+import math
+
+import pytest
+
+from core.api import pagination
+from tenants import access
+from tenants.models import User
+
+FLAVORS = 82  # the built-in flavors every tenant lists (tests/core/test_api_conventions.py)
+
+
+def walk(api, size):
+    """What depaginate does; returns the pages it saw."""
+    pages = [api.get(f"/api/v1/flavors?sort_by=name&page=1&size={size}").json()]
+    while pages[-1]["index"] < pages[-1]["total_pages"]:
+        response = api.get(f"/api/v1/flavors?sort_by=name&page={pages[-1]['index'] + 1}&size={size}")
+        assert response.status_code == 200, response.content
+        pages.append(response.json())
+        assert len(pages) < 100
+    return pages
+
+
+def assert_walk_is_complete(pages, size):
+    names = [item["id"] for page in pages for item in page["items"]]
+    assert len(names) == len(set(names)) == FLAVORS
+    for page in pages:
+        assert page["max_size"] == size
+        assert page["total_pages"] == max(1, math.ceil(page["total"] / size))
+    assert pages[-1]["total"] == FLAVORS and pages[-1]["index"] == pages[-1]["total_pages"]
+
+
+@pytest.fixture
+def admin(tenant):
+    user = User.objects.create_user("admin", is_superuser=True)
+    access.add_member(tenant, user)
+    return user
+
+
+@pytest.fixture
+def estimated(monkeypatch):
+    """Pretend the database estimates (as PostgreSQL does) with a given, possibly wrong, figure."""
+
+    def use(estimate):
+        monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 10)
+        monkeypatch.setattr(pagination, "can_estimate", lambda queryset: True)
+        monkeypatch.setattr(pagination, "planner_estimate", lambda queryset: estimate)
+
+    return use
+
+
+@pytest.mark.parametrize("estimate", [11, 60, 82, 100, 5000])
+def test_estimated_totals_still_walk_every_row_and_end_on_the_last_page(api, estimated, estimate):
+    estimated(estimate)
+    pages = walk(api, 5)
+    assert_walk_is_complete(pages, 5)
+    first = pages[0]
+    assert first["total"] == max(estimate, 11) and first["total_pages"] >= 2
+
+
+def test_a_page_past_the_real_end_is_a_400_with_the_exact_total(api, estimated):
+    estimated(5000)  # promises 1,000 pages of 5
+    assert api.get("/api/v1/flavors?page=17&size=5").json()["total"] == FLAVORS  # the real last page
+    response = api.get("/api/v1/flavors?page=400&size=5")
+    assert response.status_code == 400
+    assert "a total of 82 items" in response.json()["detail"][1]
+    assert "maximum page value therefore is 17" in response.json()["detail"][1]
+
+
+def test_under_the_limit_the_total_is_exact_and_no_estimate_is_asked(api, monkeypatch):
+    monkeypatch.setattr(pagination, "can_estimate", lambda queryset: True)
+    monkeypatch.setattr(pagination, "planner_estimate", lambda queryset: pytest.fail("estimated"))
+    page = api.get("/api/v1/flavors?page=2&size=5").json()
+    assert (page["index"], page["total"], page["total_pages"], len(page["items"])) == (2, FLAVORS, 17, 5)
+    assert api.get("/api/v1/flavors?page=18&size=5").status_code == 400
+
+
+@pytest.mark.postgres
+def test_postgres_planner_estimate_pages_stay_walkable(api, monkeypatch):
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 10)
+    first = api.get("/api/v1/flavors?sort_by=name&page=1&size=5").json()
+    assert first["total"] >= 11 and first["total_pages"] >= 2  # an estimate, at least the limit + 1
+    assert_walk_is_complete(walk(api, 5), 5)
