@@ -13,8 +13,9 @@ their teams', at four scopes:
 Creators keep full rights on what they created while they may use its tenant. Operators
 (superusers) may do everything. Anything else is denied.
 
-All of it is loaded once per user object, that is once per request (`grants()`), in two or three
-queries; `restrict()` turns it into one WHERE clause and `check()` mostly answers without a query.
+All of it is loaded once per user object, that is once per request (`grants()`), in one query
+(two when the user holds an organization-level role); `restrict()` turns it into one WHERE
+clause and `check()` mostly answers without a query.
 """
 
 from dataclasses import dataclass, field, replace
@@ -88,11 +89,21 @@ def grants(user) -> Grants:
     rows = (
         RoleAssignment.objects.filter(Q(user_id=user.pk) | Q(team__members__id=user.pk))
         .filter(Q(tenant__isnull=True) | Q(tenant__active=True))
-        .values_list("organization_id", "tenant_id", "project_id", "resource_type", "resource_id", "role__permissions")
+        .values_list(
+            "organization_id",
+            "tenant_id",
+            "tenant__organization_id",
+            "project_id",
+            "resource_type",
+            "resource_id",
+            "role__permissions",
+        )
     )
     org_content: dict = {}
-    for org_id, tenant_id, project_id, resource_type, resource_id, perms in rows:
+    for org_id, tenant_id, tenant_org_id, project_id, resource_type, resource_id, perms in rows:
         perms = set(perms or ())
+        if tenant_id:  # the tenant's organization comes with the row: no second query for it
+            g.tenant_org[tenant_id] = tenant_org_id
         if resource_id:
             prefix = f"{resource_type}:"
             g.shared.setdefault((resource_type, resource_id), set()).update(

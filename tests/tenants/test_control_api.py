@@ -341,6 +341,25 @@ def test_api_key_shown_once_and_authenticates_control_plane(api, robot):
     assert key_client("ZENKEY_garbage").get(f"{BASE}/tenants/").status_code == 401
 
 
+def test_api_key_last_login_is_written_at_most_once_a_minute(api, robot):
+    """The control plane takes the key on every request; its last login is not rewritten each time,
+    but a deactivated key is still refused on its very next request."""
+    key = new_key(api, robot)
+    me = key_client(key["key"])
+    assert me.get(f"{BASE}/api-keys/").status_code == 200
+    first = APIKey.objects.get(pk=key["id"]).last_login
+    assert me.get(f"{BASE}/api-keys/").status_code == 200
+    assert APIKey.objects.get(pk=key["id"]).last_login == first
+    stale = first - timedelta(minutes=2)
+    APIKey.objects.filter(pk=key["id"]).update(last_login=stale)
+    assert me.get(f"{BASE}/api-keys/").status_code == 200
+    assert APIKey.objects.get(pk=key["id"]).last_login > first
+    robot.refresh_from_db()
+    assert robot.last_login > stale
+    APIKey.objects.filter(pk=key["id"]).update(active=False)
+    assert me.get(f"{BASE}/api-keys/").status_code == 401
+
+
 def test_api_key_login_against_api_v1_stops_when_deactivated(api, robot):
     key = new_key(api, robot)
     response = login_with_key(key["key"])

@@ -151,3 +151,18 @@ def test_decisions_cost_a_fixed_number_of_queries(world):
             PipelineRun.objects.restrict(user).query  # noqa: B018 (builds the clause only)
     assert len(first) <= 3
     assert len(again) == 0
+
+
+def test_grants_of_tenant_project_and_shared_roles_take_one_query(tenant_a, tenant_b, alice):
+    """The per-request authorization load: one query, the tenants' organizations come with it."""
+    bob = make_user("bob", tenant_b)
+    project = Project.objects.create(tenant=tenant_a, name="side")
+    access.assign_role("project-viewer", user=bob, project=project)
+    for user, tenants in ((alice, {tenant_a.pk}), (bob, {tenant_a.pk, tenant_b.pk})):
+        user = fresh(user)
+        with CaptureQueriesContext(connection) as ctx:
+            g = rbac.grants(user)
+        assert len(ctx.captured_queries) == 1
+        assert g.usable_tenants == tenants
+        assert g.tenant_org == dict.fromkeys(tenants, tenant_a.organization_id)
+        assert rbac.grants(user) is g  # per user object, that is per request
