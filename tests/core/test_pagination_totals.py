@@ -87,3 +87,18 @@ def test_postgres_planner_estimate_pages_stay_walkable(api, monkeypatch):
     first = api.get("/api/v1/flavors?sort_by=name&page=1&size=5").json()
     assert first["total"] >= 11 and first["total_pages"] >= 2  # an estimate, at least the limit + 1
     assert_walk_is_complete(walk(api, 5), 5)
+
+
+@pytest.mark.postgres
+def test_postgres_knows_a_project_lies_in_one_tenant(db):
+    """Extended statistics (mlmeta 0010), so the planner does not multiply the tenant's and the
+    project's selectivity into an estimate far below the real page total."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stxname, stxkind FROM pg_statistic_ext WHERE stxname LIKE '%%_tenant_project'")
+        kinds = dict(cursor.fetchall())
+    assert set(kinds) == {
+        f"{table}_tenant_project" for table in ("mlmeta_pipelinerun", "mlmeta_steprun", "mlmeta_artifactversion")
+    }
+    assert all(set(kind) == {"d", "f"} for kind in kinds.values())  # ndistinct, dependencies
