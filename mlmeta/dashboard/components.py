@@ -13,7 +13,7 @@ from core.paginators import CappedCountPaginator
 from core.schema_forms import SchemaForm
 from mlmeta import stack_services
 from mlmeta.choices import StackComponentType
-from mlmeta.dashboard.stacks import schema_fields
+from mlmeta.dashboard.stacks import hide_unreadable_connectors, schema_fields
 from mlmeta.models import Flavor, Stack, StackComponent
 from secrets_app.models import ServiceConnector
 from tenants.resource_pages import ResourcePage
@@ -74,6 +74,7 @@ class ComponentListView(ComponentPage, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        hide_unreadable_connectors(self.request, context["components"])
         context.update(types=StackComponentType.choices, may_create=self.may_create())
         return context
 

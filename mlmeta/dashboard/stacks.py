@@ -15,6 +15,8 @@ from core.paginators import CappedCountPaginator
 from mlmeta import stack_services
 from mlmeta.choices import StackComponentType
 from mlmeta.models import Flavor, Stack, StackComponent
+from secrets_app.models import ServiceConnector
+from tenants import rbac
 from tenants.resource_pages import ResourcePage
 
 MASK = "••••••••"
@@ -51,6 +53,7 @@ class StackDetailView(ResourcePage, TemplateView):
         stack = kwargs.get("stack") or self.get_or_404(self.restrict(Stack), self.kwargs["pk"])
         components = self.restrict(StackComponent).filter(stacks=stack).select_related("connector")
         components = list(components.order_by("type", "name"))
+        hide_unreadable_connectors(self.request, components)
         flavors = self.flavors_of(components)
         for component in components:
             flavor = flavors.get((component.type, component.flavor_name))
@@ -221,3 +224,14 @@ def _type_of(spec: dict, value) -> str:
 def _is_reference(value) -> bool:
     """A secret reference like `{{secret.key}}` names a secret; it holds no secret value."""
     return isinstance(value, str) and value.startswith("{{") and value.endswith("}}")
+
+
+def hide_unreadable_connectors(request, components) -> None:
+    """Drop the connector of each component whose connector the user may not read (one query a
+    page at most), so its name is not shown: as the API's `permission_denied` envelope does."""
+    components = list(components)
+    ids = {c.connector_id for c in components}
+    readable = rbac.allowed_ids(request.user, "read", ServiceConnector, ids, tenant=request.tenant)
+    for component in components:
+        if component.connector_id not in readable:
+            component.connector = None

@@ -312,3 +312,25 @@ def test_the_connector_choice_fits_the_flavor(alice_client, world, tenant_a, ali
     assert alice_client.post("/components/new", {**data, "connector_resource_id": "s3://b"}).status_code == 302
     component = StackComponent.objects.get(name="bucket")
     assert component.connector == aws and component.connector_resource_id == "s3://b"
+
+
+def test_a_connector_the_user_may_not_read_is_not_named(client, world, tenant_a, alice):
+    """As the API's `permission_denied` envelope: the component shows, its connector's name not."""
+    from secrets_app.models import ServiceConnector
+    from tenants import access
+
+    secret_name = "prod-admin-connector"
+    connector = ServiceConnector.objects.create(
+        name=secret_name, connector_type="aws", auth_method="secret-key", tenant=tenant_a, user=alice
+    )
+    StackComponent.objects.filter(pk=world["store"].pk).update(connector=connector)
+    role = access.create_role(
+        tenant_a.organization, name="No connectors", base="tenant-viewer", remove=["service_connector:read"]
+    )
+    client.force_login(make_user("nina", tenant_a, role=role.slug))
+    for url in ("/components/", f"/stacks/{world['stack'].pk}/"):
+        page = client.get(url)
+        assert page.status_code == 200 and "store" in page.content.decode(), url
+        assert secret_name not in page.content.decode(), url
+    client.force_login(alice)
+    assert secret_name in client.get("/components/").content.decode()
