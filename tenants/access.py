@@ -625,10 +625,35 @@ def invite(
 
 
 def delete_invitation(invitation: Invitation, *, by=None, request=None) -> None:
-    """Withdraw an invitation: its link stops working and the roles it held go."""
-    _check_can(by, "delete", "invitation", invitation.organization, request, obj=invitation)
+    """Withdraw an invitation: its link stops working and the roles it held go. One into tenants
+    only may be withdrawn by whoever holds `invitation:delete` in each of them (as inviting)."""
+    if not may_handle_in_tenants(by, "delete", invitation):
+        _check_can(by, "delete", "invitation", invitation.organization, request, obj=invitation)
     audit.record("delete", request=request, actor=by, obj=invitation, organization=invitation.organization_id)
     invitation.delete()
+
+
+def may_handle_in_tenants(by, action: str, invitation: Invitation) -> bool:
+    """Whether `by` holds `invitation:<action>` in every tenant `invitation` gives roles in, when
+    it gives roles in tenants only (no organization-wide role, no team)."""
+    if by is None or invitation.teams.exists():
+        return False
+    tenant_ids = set(invitation.role_assignments.values_list("tenant_id", flat=True))
+    if not tenant_ids or None in tenant_ids:
+        return False
+    tenants = Tenant.objects.filter(pk__in=tenant_ids)
+    return all(rbac.can(by, action, "invitation", tenant=tenant) for tenant in tenants)
+
+
+def invitations_into_only(tenant: Tenant):
+    """Invitations whose roles are all in `tenant` (or its projects), with no team."""
+    elsewhere = RoleAssignment.objects.filter(invitation__isnull=False).exclude(tenant=tenant)
+    into_here = RoleAssignment.objects.filter(invitation__isnull=False, tenant=tenant)
+    return (
+        Invitation.objects.filter(pk__in=into_here.values("invitation_id"), teams__isnull=True)
+        .exclude(pk__in=elsewhere.values("invitation_id"))
+        .distinct()
+    )
 
 
 def _may_invite_into_tenants(by, grants, teams) -> bool:

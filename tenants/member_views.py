@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.generic import ListView, TemplateView
 
 from core.paginators import CappedCountPaginator
-from tenants import access
+from tenants import access, rbac
 from tenants.manage_base import ManagePage
 from tenants.manage_forms import InviteForm, RoleScopeForm
 from tenants.models import Invitation, Membership, Project, RoleAssignment
@@ -29,12 +29,20 @@ class MemberPage(ManagePage):
         return self.may("update", "member") or self.may("delete", "member")
 
     def pending_invitations(self):
-        """Open invitations into this tenant (or its projects) the user may read."""
-        invitations = Invitation.objects.restrict(self.request.user, "read").filter(
-            organization=self.organization, accepted__isnull=True, expires__gt=timezone.now()
+        """Open invitations into this tenant (or its projects) the user may read: any of them with
+        `invitation:read` organization-wide; those into this tenant only with it in this tenant."""
+        tenant = self.request.tenant
+        readable = Q(pk__in=Invitation.objects.restrict(self.request.user, "read").values("pk"))
+        if rbac.can(self.request.user, "read", "invitation", tenant=tenant):
+            readable |= Q(pk__in=access.invitations_into_only(tenant).values("pk"))
+        into_here = RoleAssignment.objects.filter(tenant=tenant, invitation__isnull=False)
+        invitations = Invitation.objects.filter(
+            readable,
+            organization=self.organization,
+            accepted__isnull=True,
+            expires__gt=timezone.now(),
+            pk__in=into_here.values("invitation_id"),
         )
-        into_here = RoleAssignment.objects.filter(tenant=self.request.tenant, invitation__isnull=False)
-        invitations = invitations.filter(pk__in=into_here.values("invitation_id"))
         return invitations.select_related("invited_by").prefetch_related("role_assignments__role")
 
     def membership(self, pk) -> Membership:

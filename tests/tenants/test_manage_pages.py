@@ -260,11 +260,43 @@ def test_org_admin_sees_and_withdraws_pending_invitations(olga, alice_client, te
     client = logged_in(olga)
     html = client.get("/members/").content.decode()
     assert "new@example.com" in html and "elsewhere@example.com" not in html and token not in html
-    assert "new@example.com" not in alice_client.get("/members/").content.decode()  # no invitation:read
-    assert alice_client.post(f"/members/invitations/{invitation.pk}/withdraw").status_code == 404
     assert client.post(f"/members/invitations/{invitation.pk}/withdraw").status_code == 302
     assert not Invitation.objects.filter(pk=invitation.pk).exists()
     assert AuditEvent.objects.filter(action="delete", resource_type="invitation", actor=olga).exists()
+
+
+def test_tenant_admin_sees_and_withdraws_invitations_into_her_tenant_only(alice, alice_client, tenant_a, org):
+    """She may invite into her tenant (invitation:create there), so she sees and withdraws those
+    invitations too; not one that also gives an organization role, a team, or another tenant."""
+    from tests.conftest import make_tenant
+
+    mine, _ = access.invite(org, "mine@example.com", roles=[{"role": "tenant-viewer", "tenant": tenant_a}], by=alice)
+    wider, _ = access.invite(
+        org, "wider@example.com", roles=[{"role": "tenant-viewer", "tenant": tenant_a}, {"role": "org-viewer"}]
+    )
+    team = access.create_team(org, "ml-team")
+    teamed, _ = access.invite(
+        org, "teamed@example.com", roles=[{"role": "tenant-viewer", "tenant": tenant_a}], teams=[team]
+    )
+    other = make_tenant("beta-two")
+    both, _ = access.invite(
+        org,
+        "both@example.com",
+        roles=[{"role": "tenant-viewer", "tenant": tenant_a}, {"role": "tenant-viewer", "tenant": other}],
+    )
+    html = alice_client.get("/members/").content.decode()
+    assert "mine@example.com" in html
+    assert all(email not in html for email in ("wider@example.com", "teamed@example.com", "both@example.com"))
+    for hidden in (wider, teamed, both):
+        assert alice_client.post(f"/members/invitations/{hidden.pk}/withdraw").status_code == 404
+        with pytest.raises(access.Refused):
+            access.delete_invitation(hidden, by=alice)
+    assert alice_client.post(f"/members/invitations/{mine.pk}/withdraw").status_code == 302
+    assert set(Invitation.objects.values_list("email", flat=True)) == {
+        "wider@example.com",
+        "teamed@example.com",
+        "both@example.com",
+    }
 
 
 def test_invite_form_errors(alice_client):
