@@ -515,3 +515,12 @@ def browser():
             yield launched
         finally:
             launched.close()
+
+
+def log_in(page, server, path: str) -> None:
+    """Log the browser `page` in as the seeded admin through /login, landing on `path`."""
+    page.goto(f"{server.url}/login?next={path}")
+    page.fill("#id_username", ADMIN_USERNAME)
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{server.url}{path}")

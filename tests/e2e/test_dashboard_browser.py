@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, seed_scene
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, log_in, seed_scene
 
 SCREENSHOTS = ROOT / "test-output"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -92,11 +92,7 @@ def test_runs_list_run_dag_and_step_logs(dashboard, browser):
     try:
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{server.url}/login?next=/runs/")
-        page.fill("#id_username", ADMIN_USERNAME)
-        page.fill("#id_password", ADMIN_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{server.url}/runs/")
+        log_in(page, server, "/runs/")
         table = page.locator("table.runs tbody")
         expect(table).to_contain_text("serving_pipeline-run-1")
         expect(table).to_contain_text("training_pipeline-run-1")
@@ -142,14 +138,6 @@ def test_runs_list_run_dag_and_step_logs(dashboard, browser):
         assert errors == [], errors
     finally:
         page.context.close()
-
-
-def log_in(page, server, path: str) -> None:
-    page.goto(f"{server.url}/login?next={path}")
-    page.fill("#id_username", ADMIN_USERNAME)
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{server.url}{path}")
 
 
 def test_automation_create_list_and_delete_a_schedule(dashboard, browser):
@@ -236,11 +224,7 @@ def test_top_bar_fits_one_row_manage_menu_by_keyboard_and_no_csp_violations(dash
     try:
         violations = []
         page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
-        page.goto(f"{server.url}/login?next=/runs/")
-        page.fill("#id_username", ADMIN_USERNAME)
-        page.fill("#id_password", ADMIN_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{server.url}/runs/")
+        log_in(page, server, "/runs/")
 
         header = page.locator("header.topbar")
         assert header.bounding_box()["height"] < 64, header.bounding_box()

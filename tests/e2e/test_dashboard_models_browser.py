@@ -9,7 +9,7 @@ never shows here nor this one there; its local artifact store holds the visualiz
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, seed_scene
+from tests.e2e.conftest import ROOT, log_in, seed_scene
 
 SCREENSHOTS = ROOT / "test-output"
 TENANT = "registry"
@@ -65,11 +65,7 @@ def test_visualization_comparison_and_promotion(dashboard, browser):
     try:
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{server.url}/login?next=/t/{TENANT}/artifacts/")
-        page.fill("#id_username", ADMIN_USERNAME)
-        page.fill("#id_password", ADMIN_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{base}/artifacts/")
+        log_in(page, server, f"/t/{TENANT}/artifacts/")
 
         # Artifact list -> artifact -> version: the HTML shows inside a sandboxed iframe only.
         page.get_by_role("link", name="drift_report").click()
