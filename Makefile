@@ -59,7 +59,9 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
 	touch $@
 
-# BENCH_ARGS, e.g. BENCH_ARGS="--runs 1000 --targets zenml-sqlite,mlmeta-sqlite": see bench/compare.py --help.
+# BENCH_ARGS, e.g. BENCH_ARGS="--runs 1000 --targets zenml-sqlite,mlmeta-sqlite", or
+# BENCH_ARGS="--scales 1000,100000" (1,000 runs seeded over the API, then grown to 100,000 by SQL copies
+# and measured again): see bench/compare.py --help.
 bench: install $(ZENML_VENV)/.installed $(BENCH_VENV)/.installed ## MLMeta against the real ZenML server over HTTP (table + bench/results/*.json)
 	$(BENCH_VENV)/bin/python bench/compare.py $(BENCH_ARGS)
 

@@ -1,11 +1,12 @@
 """Run by the real zenml client (.venv-zenml) from `make bench`: the 2-step pipeline of wire.md 8.3
-(`produce` returns a list, `consume` sums it), caching off, against ZENML_STORE_URL. With
+(`produce` returns a list, `consume` sums it and logs the run's metadata as the bench's seeded
+runs have it), caching off, against ZENML_STORE_URL. With
 `--queries` it instead prints, one per line as `QUERY <method> <path?query>`, the requests the
 client's own Client().list_artifact_versions() sends (the exact query string the bench times)."""
 
 import sys
 
-from zenml import pipeline, step
+from zenml import get_step_context, log_metadata, pipeline, step
 
 
 @step
@@ -15,6 +16,8 @@ def produce(n: int = 5) -> list:
 
 @step
 def consume(xs: list) -> int:
+    run = get_step_context().pipeline_run.id
+    log_metadata(metadata={"accuracy": 0.5, "model_kind": "linear"}, run_id_name_or_prefix=run)
     return sum(xs)
 
 

@@ -1,6 +1,6 @@
 """MLMeta against the real ZenML server, over HTTP on loopback, in one run (`make bench`).
 
-    .venv-bench/bin/python bench/compare.py [--runs 1000] [--targets zenml-sqlite,mlmeta-postgres]
+    .venv-bench/bin/python bench/compare.py [--scales 1000,100000] [--targets zenml-sqlite,mlmeta-postgres]
 
 Runs under .venv-bench (zenml[server]==0.98.0, httpx, psutil, py-spy: bench/requirements.txt).
 For each target in turn it starts the server on a free loopback port with a fresh database,
@@ -9,18 +9,25 @@ everything as JSON under bench/results/:
 
 - zenml-sqlite, zenml-mariadb: the real server (`uvicorn zenml.zen_server.zen_server_api:app`,
   as ZenML's server image starts it) on SQLite, resp. on the MariaDB at 127.0.0.1:3306
-  (database zenml_bench, dropped and made anew).
+  (database zenml_bench, dropped and made anew; --mariadb-db).
 - mlmeta-postgres, mlmeta-sqlite: MLMeta under gunicorn (config/gunicorn.py, as bin/serve runs
-  it) on PostgreSQL at 127.0.0.1:5432 (database mlmeta_bench, dropped and made anew), resp. SQLite.
+  it) on PostgreSQL at 127.0.0.1:5432 (database mlmeta_bench, dropped and made anew; --postgres-db),
+  resp. SQLite.
 - floor: gunicorn + a bare Django answering with MLMeta's runs page pre-built (bench/floor.py).
 
 Seeding is the same for every server: the real client (.venv-zenml) runs the 2-step pipeline of
 bench/client_pipeline.py once, then the remaining runs are made through the REST API the way the
-client makes them (run, two steps, two artifact batches, two step updates), 8 requests at a time.
+client makes them (run, two steps, two artifact batches, two step updates, the run's metadata
+`accuracy` and `model_kind` as `log_metadata` posts it), 8 requests at a time. That is the first of
+--scales; for each further scale the server's own database is grown by SQL copies of the seeded runs
+(bench/replicate.py), checked over HTTP (the runs list's total and last page, a copied run and its
+steps) and measured again on the same server process (neither server caches runs or totals).
 
 Figures: median and p90 latency of the client's exact list queries (from the recorded exchanges
-in shared/zenml/traffic-sample.jsonl; the artifact versions query captured from the client
-itself), of a run detail, a step create and an artifact batch create; the runs page's throughput
+in tests/fixtures/zenml/traffic-sample.jsonl; the artifact versions query captured from the client
+itself), of the runs list filtered by run metadata (and, MLMeta only, sorted by it), of a run
+detail, a step create and an artifact batch create, of MLMeta's dashboard runs list and run page
+(logged in through the /login form; ZenML's dashboard is rendered in the browser); the runs page's throughput
 with 8 concurrent keep-alive clients for --seconds; wall time of the pipeline run by the real
 client; peak RSS of the server's process tree and of its largest process; SQL queries per request
 on MLMeta (MLMETA_BENCH_QUERY_COUNT=1, core/bench.py); kept-alive requests slower than 35 ms
@@ -51,16 +58,19 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
+from replicate import Database, Replicator
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_VENV = Path(sys.prefix)
 MLMETA_VENV = ROOT / os.environ.get("VENV", ".venv")
 ZENML_VENV = ROOT / os.environ.get("ZENML_VENV", ".venv-zenml")
 WORK = ROOT / "var" / "bench" / "compare"
-RECORDING = Path(os.environ.get("MLMETA_SHARED", ROOT.parent / "shared")) / "zenml" / "traffic-sample.jsonl"
+RECORDING = ROOT / "tests" / "fixtures" / "zenml" / "traffic-sample.jsonl"
 USERNAME = "bench-admin"
 PASSWORD = "bench-Correct-Horse-42"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
+# The databases the bench drops and makes anew (--postgres-db, --mariadb-db).
+DATABASES = {"postgres": "mlmeta_bench", "mariadb": "zenml_bench"}
 # The MariaDB root (empty password) makes the database; ZenML needs a user with a password.
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 ZENML_DB_USER, ZENML_DB_PASSWORD = "zenml_bench", "zenml-bench-pw"
@@ -104,16 +114,18 @@ def dig(obj, key: str):
 
 
 class Http:
-    """One kept-alive loopback connection, bearer-authenticated."""
+    """One kept-alive loopback connection, bearer-authenticated (or with a dashboard session's cookie)."""
 
-    def __init__(self, port: int, token: str | None = None, timeout: float = 120):
-        self.port, self.token, self.timeout = port, token, timeout
+    def __init__(self, port: int, token: str | None = None, timeout: float = 120, cookie: str | None = None):
+        self.port, self.token, self.timeout, self.cookie = port, token, timeout, cookie
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
     def request(self, method: str, path: str, body=None, form: dict | None = None) -> tuple[int, dict, bytes]:
         headers = {"User-Agent": "zenml/0.98.0", "Accept-Encoding": "gzip, deflate"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.cookie:
+            headers["Cookie"] = self.cookie
         data = None
         if form is not None:
             data = urlencode(form).encode()
@@ -150,6 +162,43 @@ def login(port: int) -> str:
         return http_.json("POST", "/api/v1/login", form={"username": USERNAME, "password": PASSWORD})["access_token"]
     finally:
         http_.close()
+
+
+def dashboard_cookie(port: int) -> str:
+    """Log in through MLMeta's dashboard login form (/login: session and CSRF cookies, the form's
+    csrfmiddlewaretoken) as a browser does; the Cookie header of the logged-in session."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    cookies = {}
+
+    def keep(response) -> None:
+        for header in response.msg.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            cookies[name.strip()] = rest.split(";", 1)[0]
+
+    try:
+        conn.request("GET", "/login")
+        response = conn.getresponse()
+        page = response.read().decode()
+        keep(response)
+        marker = 'name="csrfmiddlewaretoken" value="'
+        if response.status != 200 or marker not in page:
+            raise RuntimeError(f"GET /login -> {response.status}, no csrfmiddlewaretoken")
+        csrf = page.split(marker, 1)[1].split('"', 1)[0]
+        form = urlencode({"csrfmiddlewaretoken": csrf, "username": USERNAME, "password": PASSWORD, "next": "/"})
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+            "Referer": f"http://127.0.0.1:{port}/login",
+        }
+        conn.request("POST", "/login", body=form, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        keep(response)
+        if response.status != 302 or "sessionid" not in cookies:
+            raise RuntimeError(f"POST /login -> {response.status}, cookies {sorted(cookies)}")
+        return "; ".join(f"{k}={v}" for k, v in cookies.items())
+    finally:
+        conn.close()
 
 
 def wait_healthy(port: int, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -198,6 +247,10 @@ class MemorySampler(threading.Thread):
             self.peak_tree, self.peak_process = max(self.peak_tree, tree), max(self.peak_process, largest)
             self.processes = max(self.processes, count)
 
+    def reset(self) -> None:
+        """Peaks from now on (each scale gets its own)."""
+        self.peak_tree = self.peak_process = self.processes = 0
+
     def figures(self) -> dict:
         return {
             "peak_rss_tree_mb": round(self.peak_tree / 2**20, 1),
@@ -221,6 +274,7 @@ class Server:
     log: Path
     home: Path
     notes: dict = field(default_factory=dict)
+    database: dict = field(default_factory=dict)  # how bench/replicate.py reaches the server's database
 
     def __post_init__(self):
         STARTED.append(self)
@@ -251,19 +305,22 @@ def start_zenml(name: str, database: str) -> Server:
     if database == "mariadb":
         import pymysql
 
+        name_ = DATABASES["mariadb"]
         conn = pymysql.connect(**MARIADB)
         with conn.cursor() as cursor:
-            cursor.execute("DROP DATABASE IF EXISTS zenml_bench")
-            cursor.execute("CREATE DATABASE zenml_bench")
+            cursor.execute(f"DROP DATABASE IF EXISTS {name_}")
+            cursor.execute(f"CREATE DATABASE {name_}")
             for host in ("127.0.0.1", "localhost"):
                 cursor.execute(
                     f"CREATE USER IF NOT EXISTS '{ZENML_DB_USER}'@'{host}' IDENTIFIED BY '{ZENML_DB_PASSWORD}'"
                 )
-                cursor.execute(f"GRANT ALL ON zenml_bench.* TO '{ZENML_DB_USER}'@'{host}'")
+                cursor.execute(f"GRANT ALL ON {name_}.* TO '{ZENML_DB_USER}'@'{host}'")
         conn.close()
-        store_url = f"mysql://{ZENML_DB_USER}:{ZENML_DB_PASSWORD}@{MARIADB['host']}:{MARIADB['port']}/zenml_bench"
+        store_url = f"mysql://{ZENML_DB_USER}:{ZENML_DB_PASSWORD}@{MARIADB['host']}:{MARIADB['port']}/{name_}"
+        database_ = {"dialect": "mysql", "mysql": dict(MARIADB, database=name_)}
     else:
         store_url = f"sqlite:///{home / 'zenml.db'}"
+        database_ = {"dialect": "sqlite", "path": home / "zenml.db"}
     port = free_port()
     # As ZenML's server image runs it: env-configured store, auto-activated with a default admin.
     env = clean_env(
@@ -292,17 +349,20 @@ def start_zenml(name: str, database: str) -> Server:
     with log.open("ab") as out:
         process = subprocess.Popen(command, cwd=home, env=env, stdout=out, stderr=out, start_new_session=True)
     wait_healthy(port, process, log)
-    return Server(name, "zenml", port, process, log, home, {"store": database, "process": "uvicorn, 1 process"})
+    notes = {"store": database, "process": "uvicorn, 1 process"}
+    return Server(name, "zenml", port, process, log, home, notes, database_)
 
 
 def start_mlmeta(name: str, database: str, query_count: bool = True) -> Server:
     home = fresh_home(name)
     if database == "postgres":
         for command in ("dropdb --if-exists --force", "createdb"):
-            subprocess.run([*command.split(), "-h", "127.0.0.1", "-U", "postgres", "mlmeta_bench"], check=True)
-        database_url = f"{POSTGRES}/mlmeta_bench"
+            subprocess.run([*command.split(), "-h", "127.0.0.1", "-U", "postgres", DATABASES["postgres"]], check=True)
+        database_url = f"{POSTGRES}/{DATABASES['postgres']}"
+        database_ = {"dialect": "postgres", "dsn": database_url}
     else:
         database_url = f"sqlite:///{home / 'mlmeta.sqlite3'}"
+        database_ = {"dialect": "sqlite", "path": home / "mlmeta.sqlite3"}
     port = free_port()
     env = clean_env(
         DATABASE_URL=database_url,
@@ -329,7 +389,8 @@ def start_mlmeta(name: str, database: str, query_count: bool = True) -> Server:
             start_new_session=True,
         )
     wait_healthy(port, process, log)
-    return Server(name, "mlmeta", port, process, log, home, {"store": database, "process": "gunicorn gthread"})
+    notes = {"store": database, "process": "gunicorn gthread"}
+    return Server(name, "mlmeta", port, process, log, home, notes, database_)
 
 
 def start_floor(body: bytes) -> Server:
@@ -500,10 +561,31 @@ def record_step(api: Http, world: World, run_id: str, name: str, inputs: dict, m
     return output
 
 
-def seed_one(api: Http, world: World) -> None:
+MODEL_KINDS = ("linear", "tree", "forest", "boosted", "network")
+
+
+def log_run_metadata(api: Http, world: World, run_id: str, number: int) -> None:
+    """What `log_metadata(metadata={"accuracy": ..., "model_kind": ...}, run_id_name_or_prefix=run)`
+    sends (Client.create_run_metadata, RunMetadataRequest). Accuracies spread evenly over 0..1
+    (by the run's number, so every server gets the same ones): 1 run in 10 is above 0.9."""
+    accuracy = round((number * 0.6180339887) % 1, 4)
+    body = {
+        "project": world.project,
+        "resources": [{"id": run_id, "type": "pipeline_run"}],
+        "stack_component_id": None,
+        "values": {"accuracy": accuracy, "model_kind": MODEL_KINDS[number % len(MODEL_KINDS)]},
+        "types": {"accuracy": "float", "model_kind": "str"},
+        "publisher_step_id": None,
+    }
+    api.json("POST", "/api/v1/run-metadata", body)
+
+
+def seed_one(api: Http, world: World, number: int) -> str:
     run_id = create_run(api, world)
     produced = record_step(api, world, run_id, "produce", {}, {"storage_size": 15, "length": 5})
     record_step(api, world, run_id, "consume", {"xs": [produced]}, {"storage_size": 2, "string_representation": "10"})
+    log_run_metadata(api, world, run_id, number)
+    return run_id
 
 
 def discover(server: Server, token: str) -> World:
@@ -526,8 +608,9 @@ def discover(server: Server, token: str) -> World:
     return World(project, run_id, snapshot["id"] if isinstance(snapshot, dict) else snapshot, artifact_store, path)
 
 
-def seed(server: Server, runs: int, concurrency: int = 8) -> tuple[World, dict]:
-    """The first run by the real client, the rest through the REST API; figures of the seeding."""
+def seed(server: Server, runs: int, concurrency: int = 8) -> tuple[World, dict, list[str]]:
+    """The first run by the real client, the rest through the REST API; figures of the seeding
+    and the ids of the runs made over the API (the ones bench/replicate.py copies)."""
     first_s, _ = run_client(server)
     token = login(server.port)
     world = discover(server, token)
@@ -535,21 +618,28 @@ def seed(server: Server, runs: int, concurrency: int = 8) -> tuple[World, dict]:
     start = time.perf_counter()
     local = threading.local()
 
-    def one(_):
+    def one(number):
         if not hasattr(local, "api"):
             local.api = Http(server.port, token)
-        seed_one(local.api, world)
+        return seed_one(local.api, world, number)
 
+    seeded = []
     with ThreadPoolExecutor(concurrency) as pool:
-        for done, _ in enumerate(pool.map(one, range(remaining)), 1):
+        for done, run_id in enumerate(pool.map(one, range(1, runs)), 1):
+            seeded.append(uuid.UUID(run_id).hex)
             if done % 200 == 0:
                 print(f"    {server.name}: {done + 1}/{runs} runs", flush=True)
     seconds = time.perf_counter() - start
     print(f"    {server.name}: seeded {runs} runs in {first_s + seconds:.0f} s", flush=True)
-    return world, {
-        "first_run_by_client_s": round(first_s, 2),
-        "rest_runs_per_s": round(remaining / max(seconds, 1e-9), 1),
-    }
+    return (
+        world,
+        {
+            "runs": runs,
+            "first_run_by_client_s": round(first_s, 2),
+            "rest_runs_per_s": round(remaining / max(seconds, 1e-9), 1),
+        },
+        seeded,
+    )
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -577,7 +667,7 @@ def recorded_queries() -> dict[str, str]:
     return found
 
 
-def list_queries(world: World) -> dict[str, str]:
+def list_queries(world: World, kind: str = "zenml") -> dict[str, str]:
     recorded = recorded_queries()
 
     def build(path: str, query: dict, **changes) -> str:
@@ -589,9 +679,16 @@ def list_queries(world: World) -> dict[str, str]:
                 elif key == "pipeline_run_id":
                     value = world.run
                 pairs.append((key, changes.pop(key, value)))
+        pairs += changes.items()
         return f"{path}?{urlencode(pairs)}"
 
     runs = recorded["runs"]
+    # The run metadata filter and sort of the client's runs list (`run_metadata=key:op:value`
+    # is ZenML's filter; ZenML compares the JSON text, MLMeta the number). Sorting by a metadata
+    # value is MLMeta's only (ZenML answers 422).
+    metadata = {"runs metadata filter": build("/api/v1/runs", runs, run_metadata="accuracy:gt:0.9")}
+    if kind == "mlmeta":
+        metadata["runs by metadata"] = build("/api/v1/runs", runs, sort_by="desc:run_metadata:accuracy")
     return {
         "runs page 20": build("/api/v1/runs", runs),
         "runs page 100": build("/api/v1/runs", runs, size="100"),
@@ -601,6 +698,7 @@ def list_queries(world: World) -> dict[str, str]:
         "artifact versions": world.artifact_versions_query,
         "steps of a run": build("/api/v1/steps", recorded["steps"]),
         "run detail": build(f"/api/v1/runs/{world.run}", recorded["run detail"]),
+        **metadata,
     }
 
 
@@ -635,10 +733,16 @@ def tree_cpu(pid: int):
     return total
 
 
-def time_get(api: Http, path: str, repeat: int, warmup: int = 3, cpu=None) -> dict:
+def time_get(api: Http, path: str, repeat: int, warmup: int = 3, cpu=None, budget_s: float = 30) -> dict:
+    """Median etc. of `repeat` sequential GETs; a slow query is asked fewer times (at least 5)
+    so that it takes about `budget_s` at most."""
+    start = time.perf_counter()
     status, headers, payload = api.request("GET", path)
+    first_s = time.perf_counter() - start
     if status != 200:
         raise RuntimeError(f"GET {path} -> {status}: {payload[:300]!r}")
+    if first_s * (repeat + warmup) > budget_s:
+        warmup, repeat = 1, max(5, min(repeat, int(budget_s / max(first_s, 1e-3))))
     for _ in range(warmup):
         api.request("GET", path)
     timings = []
@@ -780,13 +884,31 @@ def pipeline_wall(server: Server, times: int) -> dict:
     return {"median_s": round(statistics.median(walls), 2), "all_s": [round(w, 2) for w in walls]}
 
 
+def dashboard_pages(world: World) -> dict[str, str]:
+    """MLMeta's server-rendered dashboard pages (ZenML's dashboard renders in the browser)."""
+    return {"dashboard runs list": "/runs/", "dashboard run page": f"/runs/{world.run}/"}
+
+
 def measure(server: Server, world: World, args) -> dict:
     token = login(server.port)
     api = Http(server.port, token)
     result = {"lists": {}}
     cpu = tree_cpu(server.process.pid)
-    for name, path in list_queries(world).items():
-        result["lists"][name] = time_get(api, path, args.repeat, cpu=cpu)
+    for name, path in list_queries(world, server.kind).items():
+        try:
+            result["lists"][name] = time_get(api, path, args.repeat, cpu=cpu)
+        except RuntimeError as exc:  # e.g. a query this server does not answer (yet): recorded
+            print(f"   {server.name} {name}: {exc}", flush=True)
+            result["lists"][name] = {"error": str(exc)[:500]}
+    if server.kind == "mlmeta":
+        try:
+            pages = Http(server.port, cookie=dashboard_cookie(server.port))
+            for name, path in dashboard_pages(world).items():
+                result["lists"][name] = time_get(pages, path, args.repeat, cpu=cpu)
+            pages.close()
+        except RuntimeError as exc:
+            print(f"   {server.name} dashboard: {exc}", flush=True)
+            result["lists"]["dashboard runs list"] = {"error": str(exc)[:500]}
     result.update(time_writes(api, world, max(10, args.repeat // 2)))
     api.close()
     runs_page = list_queries(world)["runs page 20"]
@@ -809,6 +931,7 @@ class Prepared:
     idle_rss: int
     world: World | None = None
     seeding: dict | None = None
+    seeded: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
         self.memory.stopped.set()
@@ -817,7 +940,7 @@ class Prepared:
 
 
 def prepare(name: str, args) -> Prepared:
-    """Start the target's server and seed it (the targets do this at the same time)."""
+    """Start the target's server and seed it to the first scale (the targets do this at the same time)."""
     kind, database = name.split("-", 1)
     print(f"== {name}: starting", flush=True)
     started = time.perf_counter()
@@ -827,36 +950,87 @@ def prepare(name: str, args) -> Prepared:
     memory.start()
     try:
         up = time.perf_counter() - started
-        print(f"   {name}: up in {up:.1f} s on {server.url}; seeding {args.runs} runs", flush=True)
-        prepared.world, prepared.seeding = seed(server, args.runs)
+        print(f"   {name}: up in {up:.1f} s on {server.url}; seeding {args.scales[0]} runs", flush=True)
+        prepared.world, prepared.seeding, prepared.seeded = seed(server, args.scales[0])
     except BaseException:
         prepared.stop()
         raise
     return prepared
 
 
-def bench_target(prepared: Prepared, args) -> tuple[dict, bytes | None, str]:
-    """Measure a prepared target (alone: the others are idle), then stop it."""
-    name, server, world = prepared.name, prepared.server, prepared.world
-    print(f"\n== {name}: measuring (load {load()})", flush=True)
-    before = load()
+def sanity(server: Server, world: World, replicator: Replicator) -> dict:
+    """After growing: the runs list's total and its last page, a copied run and its steps, over HTTP."""
+    api = Http(server.port, login(server.port))
     try:
-        result = measure(server, world, args)
-        runs_page = list_queries(world)["runs page 20"]
-        body = None
-        if server.kind == "mlmeta":
-            api = Http(server.port, login(server.port))
-            _, _, body = api.request("GET", runs_page)
-            api.close()
+        real = replicator.count_runs()
+        query = {"project": world.project, "size": 20, "sort_by": "desc:created"}
+        first = api.json("GET", "/api/v1/runs?" + urlencode(query))
+        estimated = server.kind == "mlmeta" and server.database["dialect"] == "postgres" and real > 10_000
+        # MLMeta on PostgreSQL reports the planner's estimate above 10,000 rows, never less than 10,001.
+        total_ok = first["total"] >= 10_001 if estimated else first["total"] == real
+        status, _, payload = api.request("GET", "/api/v1/runs?" + urlencode(dict(query, page=first["total_pages"])))
+        last_items = len(json.loads(payload)["items"]) if status == 200 else None
+        copy = str(uuid.UUID(replicator.a_copy()))
+        detail_status, _, _ = api.request("GET", f"/api/v1/runs/{copy}?hydrate=True&include_full_metadata=False")
+        steps = api.json("GET", "/api/v1/steps?" + urlencode({"pipeline_run_id": copy, "project": world.project}))
+        found = {
+            "runs": real,
+            "total_reported": first["total"],
+            "total_ok": total_ok,
+            "last_page": first["total_pages"],
+            "last_page_status": status,
+            "last_page_items": last_items,
+            "copied_run": copy,
+            "copied_run_status": detail_status,
+            "copied_run_steps": steps["total"],
+        }
     finally:
-        prepared.stop()
-    result.update(
-        server=server.notes,
-        seeding=prepared.seeding,
-        memory={"idle_rss_tree_mb": round(prepared.idle_rss / 2**20, 1), **prepared.memory.figures()},
-        load_before=before,
-        load_after=load(),
+        api.close()
+    found["ok"] = (
+        total_ok and status == 200 and bool(last_items) and detail_status == 200 and found["copied_run_steps"] == 2
     )
+    print(f"   {server.name}: {'sane' if found['ok'] else 'NOT SANE'}: {found}", flush=True)
+    return found
+
+
+def bench_target(prepared: Prepared, args) -> tuple[dict, bytes | None, str]:
+    """Measure a prepared target at each scale (alone: the others are idle), growing its database
+    between scales by SQL (bench/replicate.py), then stop it."""
+    name, server, world = prepared.name, prepared.server, prepared.world
+    result = {"server": server.notes, "seeding": prepared.seeding, "scales": {}}
+    body = None
+    runs_page = list_queries(world)["runs page 20"]
+    replicator = None
+    try:
+        for number, scale in enumerate(args.scales):
+            at = result["scales"][str(scale)] = {}
+            if number:
+                print(f"\n== {name}: growing to {scale} runs by SQL (load {load()})", flush=True)
+                if replicator is None:
+                    database = Database(**server.database)
+                    replicator = Replicator(database, server.kind, prepared.seeded)
+                at["replication"] = replicator.grow(scale, say=lambda line: print(f"   {name}:{line}", flush=True))
+                at["sanity"] = sanity(server, world, replicator)
+            print(f"\n== {name}: measuring at {scale} runs (load {load()})", flush=True)
+            before = load()
+            try:
+                at.update(measure(server, world, args))
+            except (Exception, SystemExit) as exc:  # a failing scale keeps the ones measured
+                print(f"   {name} at {scale} FAILED: {exc}", flush=True)
+                at["error"] = str(exc)[:2000]
+                break
+            finally:
+                at["memory"] = {"idle_rss_tree_mb": round(prepared.idle_rss / 2**20, 1), **prepared.memory.figures()}
+                prepared.memory.reset()
+                at.update(load_before=before, load_after=load())
+            if server.kind == "mlmeta" and body is None:
+                api = Http(server.port, login(server.port))
+                _, _, body = api.request("GET", runs_page)
+                api.close()
+    finally:
+        if replicator is not None:
+            replicator.db.close()
+        prepared.stop()
     return result, body, runs_page
 
 
@@ -888,86 +1062,176 @@ def ratio(mine, theirs, lower_is_better: bool = True):
     return round(theirs / mine if lower_is_better else mine / theirs, 2)
 
 
-def report(results: dict) -> str:
-    targets = [t for t in results["targets"] if "error" not in results["targets"][t]]
-    rows = [("", *targets, *(["floor"] if "floor" in results else []))]
-    first = results["targets"][targets[0]]
+def scale_label(scale) -> str:
+    scale = int(scale)
+    return f"{scale // 1000}k" if scale >= 1000 and scale % 1000 == 0 else str(scale)
+
+
+def at_scale(results: dict, scale: str) -> dict[str, dict]:
+    """The figures of every target measured at `scale`, by target."""
+    return {
+        name: target["scales"][scale]
+        for name, target in results["targets"].items()
+        if scale in target.get("scales", {}) and "lists" in target["scales"][scale]
+    }
+
+
+def median(figures: dict, name: str):
+    return figures.get("lists", {}).get(name, {}).get("median_ms")
+
+
+def table(columns: dict[str, dict]) -> list[str]:
+    names = []
+    for figures in columns.values():
+        names += [n for n in figures.get("lists", {}) if n not in names]
+
+    def listed(name: str, key: str):
+        def get(figures: dict):
+            entry = figures.get("lists", {}).get(name)
+            if entry is None:
+                return None
+            return "error" if "error" in entry else entry.get(key)
+
+        return get
+
     metrics = []
-    for name in first["lists"]:
-        metrics.append((f"{name} median ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("median_ms")))
-        metrics.append((f"{name} p90 ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("p90_ms")))
-        metrics.append((f"{name} server CPU ms", lambda r, n=name: r.get("lists", {}).get(n, {}).get("server_cpu_ms")))
+    for name in names:
+        metrics.append((f"{name} median ms", listed(name, "median_ms")))
+        metrics.append((f"{name} p90 ms", listed(name, "p90_ms")))
+        metrics.append((f"{name} server CPU ms", listed(name, "server_cpu_ms")))
     for name in ("step create", "artifact batch create"):
         metrics.append((f"{name} median ms", lambda r, n=name: r.get(n, {}).get("median_ms")))
         metrics.append((f"{name} p90 ms", lambda r, n=name: r.get(n, {}).get("p90_ms")))
     metrics += [
-        ("runs page 20 req/s, 8 clients", lambda r: r.get("throughput", {}).get("requests_per_s")),
-        ("  server CPU ms per request", lambda r: r.get("throughput", {}).get("server_cpu_ms_per_request")),
+        ("runs page 20 req/s, 8 clients", lambda r: (r.get("throughput") or {}).get("requests_per_s")),
+        ("  server CPU ms per request", lambda r: (r.get("throughput") or {}).get("server_cpu_ms_per_request")),
         ("pipeline wall s (median)", lambda r: r.get("pipeline_wall", {}).get("median_s")),
         ("peak RSS tree MB", lambda r: r.get("memory", {}).get("peak_rss_tree_mb")),
         ("peak RSS largest proc MB", lambda r: r.get("memory", {}).get("peak_rss_largest_process_mb")),
         ("processes", lambda r: r.get("memory", {}).get("processes")),
     ]
-    columns = [results["targets"][t] for t in targets] + ([results["floor"]] if "floor" in results else [])
+    rows = [("", *columns)]
     for label, get in metrics:
-        rows.append((label, *(("" if get(c) is None else str(get(c))) for c in columns)))
+        rows.append((label, *(("" if get(c) is None else str(get(c))) for c in columns.values())))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
         for row in rows
     ]
     lines.insert(1, "-" * len(lines[0]))
-    queries = []
-    for target in (t for t in targets if t.startswith("mlmeta")):
-        r = results["targets"][target]
-        named = [
-            *r["lists"].items(),
-            ("step create", r["step create"]),
-            ("artifact batch create", r["artifact batch create"]),
-        ]
-        queries += [f"  {target} {name}: {figures.get('queries')}" for name, figures in named]
-    if queries:
-        lines += ["", "SQL queries per request (MLMeta):", *queries]
-    lines += ["", "Ratios (ZenML/MLMeta latency and MLMeta/ZenML throughput; > 1 means MLMeta is better):"]
-    for mine, theirs in results["ratios"]:
-        lines.append(f"  {mine} vs {theirs}:")
-        for label, value in results["ratios"][(mine, theirs)].items():
-            lines.append(f"    {label:34} {value}")
+    return lines
+
+
+def report(results: dict) -> str:
+    lines = []
+    for scale in map(str, results["scales"]):
+        columns = at_scale(results, scale)
+        if scale == str(results["scales"][0]) and "floor" in results:
+            columns["floor"] = results["floor"]
+        if not columns:
+            continue
+        lines += [f"At {int(scale):,} runs:", *table(columns), ""]
+        for name, target in results["targets"].items():
+            grown = target.get("scales", {}).get(scale, {})
+            if "replication" in grown:
+                copied = grown["replication"]
+                sane = grown.get("sanity", {})
+                lines.append(
+                    f"  {name}: grown by {copied['copied_runs']:,} copied runs in {copied['seconds']} s"
+                    f" (copy {copied.get('copy_s')} s); sanity {'ok' if sane.get('ok') else 'FAILED: ' + str(sane)}"
+                )
+        queries = []
+        for name, figures in columns.items():
+            if not name.startswith("mlmeta"):
+                continue
+            named = [*figures["lists"].items()]
+            named += [(n, figures[n]) for n in ("step create", "artifact batch create") if n in figures]
+            queries += [f"  {name} {n}: {f.get('queries')}" for n, f in named if "error" not in f]
+        if queries:
+            lines += ["", "SQL queries per request (MLMeta):", *queries, ""]
+    if results["ratios"]:
+        lines.append("Ratios (ZenML/MLMeta latency and MLMeta/ZenML throughput; > 1 means MLMeta is better):")
+    for pair, figures in results["ratios"].items():
+        lines.append(f"  {pair}:")
+        lines += [f"    {label:34} {value}" for label, value in figures.items()]
+    if results["scaling"]:
+        lines += ["", "Scaling (latency at the larger scale / at the smaller; MLMeta's target: <= 1.5):"]
+        for pair, figures in results["scaling"].items():
+            lines.append(f"  {pair}:")
+            lines += [f"    {label:34} {value}" for label, value in figures.items()]
     return "\n".join(lines)
 
 
 def ratios(results: dict) -> dict:
     out = {}
-    targets = results["targets"]
     pairs = [
         ("mlmeta-postgres", "zenml-mariadb"),
         ("mlmeta-sqlite", "zenml-sqlite"),
         ("mlmeta-postgres", "zenml-sqlite"),
     ]
-    for mine, theirs in pairs:
-        if mine not in targets or theirs not in targets or "error" in targets[mine] or "error" in targets[theirs]:
-            continue
-        a, b = targets[mine], targets[theirs]
-        figures = {}
-        for name in a["lists"]:
-            figures[f"{name} median"] = ratio(a["lists"][name]["median_ms"], b["lists"][name]["median_ms"])
-            figures[f"{name} server CPU"] = ratio(
-                a["lists"][name].get("server_cpu_ms"), b["lists"][name].get("server_cpu_ms")
+    for scale in map(str, results["scales"]):
+        targets = at_scale(results, scale)
+        for mine, theirs in pairs:
+            if mine not in targets or theirs not in targets:
+                continue
+            a, b = targets[mine], targets[theirs]
+            figures = {}
+            for name in a["lists"]:
+                if name not in b["lists"]:
+                    continue
+                figures[f"{name} median"] = ratio(median(a, name), median(b, name))
+                figures[f"{name} server CPU"] = ratio(
+                    a["lists"][name].get("server_cpu_ms"), b["lists"][name].get("server_cpu_ms")
+                )
+            for name in ("step create", "artifact batch create"):
+                figures[f"{name} median"] = ratio(a.get(name, {}).get("median_ms"), b.get(name, {}).get("median_ms"))
+            figures["throughput"] = ratio(
+                (a.get("throughput") or {}).get("requests_per_s"),
+                (b.get("throughput") or {}).get("requests_per_s"),
+                False,
             )
-        for name in ("step create", "artifact batch create"):
-            figures[f"{name} median"] = ratio(a[name]["median_ms"], b[name]["median_ms"])
-        figures["throughput"] = ratio(a["throughput"]["requests_per_s"], b["throughput"]["requests_per_s"], False)
-        figures["pipeline wall"] = ratio(a["pipeline_wall"]["median_s"], b["pipeline_wall"]["median_s"])
-        figures["peak RSS largest process"] = ratio(
-            a["memory"]["peak_rss_largest_process_mb"], b["memory"]["peak_rss_largest_process_mb"]
+            figures["pipeline wall"] = ratio(a["pipeline_wall"]["median_s"], b["pipeline_wall"]["median_s"])
+            figures["peak RSS largest process"] = ratio(
+                a["memory"]["peak_rss_largest_process_mb"], b["memory"]["peak_rss_largest_process_mb"]
+            )
+            out[f"{scale_label(scale)}: {mine} vs {theirs}"] = figures
+    return out
+
+
+def scaling(results: dict) -> dict:
+    """Each target's latency at its largest measured scale over its first: 1.0 is no slower."""
+    out = {}
+    first = str(results["scales"][0])
+    for name, target in results["targets"].items():
+        measured = [s for s in map(str, results["scales"]) if "lists" in target.get("scales", {}).get(s, {})]
+        if len(measured) < 2 or measured[0] != first:
+            continue
+        small, large = target["scales"][first], target["scales"][measured[-1]]
+        figures = {}
+        for query in small["lists"]:
+            if median(small, query) and median(large, query):
+                figures[f"{query} median"] = ratio(median(small, query), median(large, query))
+        for query in ("step create", "artifact batch create"):
+            if query in small and query in large:
+                figures[f"{query} median"] = ratio(small[query]["median_ms"], large[query]["median_ms"])
+        figures["runs page 20 req/s, then / now"] = ratio(
+            (large.get("throughput") or {}).get("requests_per_s"),
+            (small.get("throughput") or {}).get("requests_per_s"),
         )
-        out[(mine, theirs)] = figures
+        figures["pipeline wall"] = ratio(small["pipeline_wall"]["median_s"], large["pipeline_wall"]["median_s"])
+        out[f"{name} at {scale_label(measured[-1])} / at {scale_label(first)}"] = figures
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=1000, help="runs seeded into each server (default 1000)")
+    parser.add_argument(
+        "--scales",
+        default="1000",
+        help="comma-separated run counts, e.g. 1000,100000: each server is seeded over the API to the first,"
+        " measured, then grown by SQL copies to the next and measured again (default 1000)",
+    )
+    parser.add_argument("--runs", type=int, help="one scale: the same as --scales RUNS")
     parser.add_argument(
         "--targets", default=",".join(ALL_TARGETS), help=f"comma-separated, of {', '.join(ALL_TARGETS)}"
     )
@@ -977,6 +1241,12 @@ def main() -> None:
     parser.add_argument("--pipelines", type=int, default=3, help="timed pipeline runs by the real client (default 3)")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor measurement")
     parser.add_argument(
+        "--postgres-db", default=DATABASES["postgres"], help="MLMeta's PostgreSQL database, dropped and made anew"
+    )
+    parser.add_argument(
+        "--mariadb-db", default=DATABASES["mariadb"], help="ZenML's MariaDB database, dropped and made anew"
+    )
+    parser.add_argument(
         "--profile",
         type=float,
         default=0,
@@ -984,6 +1254,13 @@ def main() -> None:
         help="then profile the runs page with py-spy (default off)",
     )
     args = parser.parse_args()
+    try:
+        args.scales = [args.runs] if args.runs else [int(s) for s in args.scales.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--scales: whole numbers, not {args.scales!r}")
+    if not args.scales or args.scales != sorted(set(args.scales)) or args.scales[0] < 2:
+        parser.error("--scales: increasing run counts, the first at least 2")
+    DATABASES.update(postgres=args.postgres_db, mariadb=args.mariadb_db)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = set(targets) - set(ALL_TARGETS)
     if unknown:
@@ -993,7 +1270,7 @@ def main() -> None:
 
     results = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "runs": args.runs,
+        "scales": args.scales,
         "machine": {"cpus": os.cpu_count(), "load_at_start": load()},
         "settings": vars(args),
         "targets": {},
@@ -1001,12 +1278,12 @@ def main() -> None:
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    out = out_dir / f"compare-{args.runs}-{stamp}.json"
+    out = out_dir / f"compare-{'-'.join(map(str, args.scales))}-{stamp}.json"
 
     def save() -> None:
         results["ratios"] = ratios(results)
-        serialisable = dict(results, ratios={f"{a} vs {b}": v for (a, b), v in results["ratios"].items()})
-        out.write_text(json.dumps(serialisable, indent=1))
+        results["scaling"] = scaling(results)
+        out.write_text(json.dumps(results, indent=1))
 
     def on_term(*_):
         print("stopping the servers", flush=True)
@@ -1018,9 +1295,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     floor_input = None
+    phases = results["phases_s"] = {}
     # Start and seed every target at once (seeding is most of the time), then measure them one
     # after the other while the rest sit idle.
     prepared: dict[str, Prepared] = {}
+    started = time.perf_counter()
     with ThreadPoolExecutor(len(targets)) as pool:
         futures = {name: pool.submit(prepare, name, args) for name in targets}
         for name, future in futures.items():
@@ -1029,16 +1308,20 @@ def main() -> None:
             except (Exception, SystemExit) as exc:
                 print(f"   {name} FAILED: {exc}", flush=True)
                 results["targets"][name] = {"error": str(exc)[:2000]}
+    phases["start and seed (all targets at once)"] = round(time.perf_counter() - started, 1)
     try:
         for name in targets:
             if name not in prepared:
                 continue
+            started = time.perf_counter()
             try:
                 result, body, runs_page = bench_target(prepared.pop(name), args)
             except (Exception, SystemExit) as exc:  # one failing server must not lose the others' figures
                 print(f"   {name} FAILED: {exc}", flush=True)
                 results["targets"][name] = {"error": str(exc)[:2000]}
                 continue
+            finally:
+                phases[name] = round(time.perf_counter() - started, 1)
             results["targets"][name] = result
             save()
             if body and floor_input is None:
@@ -1054,7 +1337,8 @@ def main() -> None:
     results["machine"]["load_at_end"] = load()
     save()
     print("\n" + report(results))
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    print(f"\nphases (s): {phases}")
+    print(f"written to {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
