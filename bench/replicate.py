@@ -327,7 +327,5 @@ class Replicator:
         }
 
     def a_copy(self) -> str:
-        """The id of a copied run (the copy of the first seeded run in the first round)."""
-        table = RUNS[self.kind]
-        first = self.db.scalar(f"SELECT name FROM {table} WHERE id = '{self.seeded[0]}'")
-        return str(self.db.scalar(f"SELECT id FROM {table} WHERE name = '{first}-c1'"))
+        """The id (hex) of a run copied by the last grow(): the first seeded run's copy in its last round."""
+        return f"{self.next_k - 1:08x}{self.seeded[0][8:]}"
