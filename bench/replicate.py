@@ -218,6 +218,7 @@ class Replicator:
     seeded: list[str]  # the seeded runs' ids (hex), the ones copied
     next_k: int = 1
     copies: int = 0
+    prepared: bool = False
 
     def prepare(self) -> None:
         db, idtype = self.db, {"sqlite": "CHAR(32)", "mysql": "CHAR(32)", "postgres": "uuid"}[self.db.dialect]
@@ -276,8 +277,9 @@ class Replicator:
     def grow(self, scale: int, batch: int = 10_000, say=print) -> dict:
         """Copy seeded runs until the server holds `scale` runs; figures of the copying."""
         started = time.perf_counter()
-        if not self.next_k > 1:
+        if not self.prepared:
             self.prepare()
+            self.prepared = True
         db, n = self.db, len(self.seeded)
         extra = scale - self.count_runs()
         if extra <= 0:
