@@ -144,7 +144,43 @@ def render() -> str:
     ]
     for (method, path), why in sorted(ADDITIONS.items(), key=lambda item: (item[0][1], item[0][0])):
         lines.append(f"| {method} | `{path}` | {cell(why)} |")
+    lines += [
+        "",
+        "## Query parameters that MLMeta extends or reads differently",
+        "",
+        "| parameter | lists | what MLMeta does |",
+        "|---|---|---|",
+    ]
+    for parameter, lists, what in QUERY_EXTENSIONS:
+        lines.append(f"| `{parameter}` | {lists} | {cell(what)} |")
     return "\n".join(lines) + "\n"
+
+
+# List parameters whose meaning goes beyond the real server's (mlmeta/metadata_queries.py has the rules).
+QUERY_EXTENSIONS = [
+    (
+        "run_metadata=key:value / key:op:value",
+        "runs, steps (also `/runs/{}/steps`), artifact versions, model versions (also `/models/{}/model_versions`)",
+        "ZenML's filter: repeatable, each entry an EXISTS over the resource's metadata with that key, ops equals, "
+        "notequals, contains, notcontains, startswith, endswith, oneof, notoneof, in, isnull, isnotnull, gt, gte, "
+        "lt, lte. ZenML compares the stored JSON text; MLMeta compares numbers as numbers when both the stored "
+        "value and the operand are numbers (`accuracy:gt:0.9`, `epochs:10` matches 10.0), strings as strings "
+        "(`contains`/`startswith`/`endswith` ignore case; `gt`/`lt` with a non-numeric operand compare text), "
+        "`flag:true` matches JSON true, a bool is no number; a resource without the key matches no entry, negated "
+        "ones included. Only the newest value of a key counts (logging a key again replaces it). An entry without "
+        "a colon, with an empty key, with an unknown operator word (`accuracy:greater:0.9`; write "
+        "`url:equals:https://...` for a value with a colon after a word) or a value after isnull/isnotnull is a "
+        "422 naming `run_metadata`, never a silent no-match.",
+    ),
+    (
+        "sort_by=desc:run_metadata:<key> (or asc:)",
+        "runs",
+        "An MLMeta extension: runs ordered by the number logged as `<key>`; runs without a number for it (key "
+        "missing, or a string/bool value) come last in both directions; ties and the rest by created, then id, so "
+        "pages never overlap. Reads the (tenant, resource_type, key, number) index: page 1 of 100,000 runs costs "
+        "about what it costs at 1,000 (bench/RESULTS.md).",
+    ),
+]
 
 
 def _count_row(label: str, operations: list[dict]) -> str:

@@ -75,10 +75,14 @@ def _past_the_end(page: int, size: int, total: int) -> ZenError:
     )
 
 
-def paginate(queryset, params) -> tuple[list, dict]:
-    """Return (rows of the page, page fields without `items`); a page past the end is a 400."""
+def paginate(queryset, params, counted=None) -> tuple[list, dict]:
+    """Return (rows of the page, page fields without `items`); a page past the end is a 400.
+
+    `counted` is the same rows as `queryset` when that one is narrowed to what the page needs
+    (a sort by a metadata value keeps only the rows up to the page's end)."""
+    counted = queryset if counted is None else counted
     page, size = page_params(params)
-    total, exact = _total(queryset)
+    total, exact = _total(counted)
     offset = (page - 1) * size
     if exact:
         total_pages = max(1, math.ceil(total / size))
@@ -88,7 +92,7 @@ def paginate(queryset, params) -> tuple[list, dict]:
     else:
         rows = list(queryset[offset : offset + size + 1])
         if not rows and page > 1:
-            raise _past_the_end(page, size, queryset.count())
+            raise _past_the_end(page, size, counted.count())
         if len(rows) > size:  # a next page exists: the estimate must promise at least one more page
             rows = rows[:size]
             total = max(total, offset + size + 1)

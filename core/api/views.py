@@ -112,7 +112,9 @@ class ZenViewSet(viewsets.GenericViewSet):
         hydrate = hydrate_param(request, False)
         filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
         queryset = filterset.sort(filterset.qs, request.query_params.get("sort_by"))
-        rows, page = paginate(self.envelope_class.prefetch(queryset, hydrate), request.query_params)
+        rows, page = paginate(
+            self.envelope_class.prefetch(queryset, hydrate), request.query_params, counted=filterset.qs
+        )
         page["items"] = self.envelope(hydrate).render_many(rows)
         return Response(page)
 

@@ -48,6 +48,8 @@ from mlmeta.models import (
 VISUALIZATION_FILES = {"csv": "describe.csv", "html": "report.html", "markdown": "summary.md", "json": "data.json"}
 FAILURE_RATE = 0.07
 CACHE_HIT_RATE = 0.4
+# The `branch` metadata of every run: main for half the runs, dev for a third, a feature branch for the rest.
+BRANCHES = ("main", "main", "main", "dev", "dev", "feature/tuning")
 StepParent = StepRun.parents.through
 # Tables in the order they are written (referenced rows first).
 TABLES = (
@@ -348,6 +350,10 @@ class RunWriter:
             )
 
     def add_run_metadata(self, run, definition, steps, produced) -> None:
+        # Every run names its branch (a string to filter on); the pick reads the run's random id
+        # rather than self.rng, so a seed yields the same runs as before.
+        branch = BRANCHES[run["id"].int % len(BRANCHES)]
+        self.add_metadata(MetadataResourceType.PIPELINE_RUN, run["id"], {"branch": branch})
         if run["status"] != ExecutionStatus.COMPLETED:
             return
         if not definition.model:

@@ -3,11 +3,57 @@ from django.db import models
 from mlmeta.choices import ColorVariant, MetadataResourceType, TaggableResourceType
 from tenants.models import ProjectOwnedModel, TenantChildModel, TenantOwnedModel
 
-__all__ = ["RunMetadata", "Tag", "TagResource"]
+__all__ = ["JsonNumber", "JsonText", "RunMetadata", "Tag", "TagResource"]
+
+
+class JsonNumber(models.Func):
+    """A JSON value as a float when it is a JSON number (not a bool), else NULL. PostgreSQL also
+    gives NULL for numbers a float cannot hold (10**400), so such a value never fails its insert."""
+
+    output_field = models.FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(f"JsonNumber is not implemented for {connection.vendor}")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = (
+            "CASE WHEN json_type(%(expressions)s) IN ('integer', 'real') THEN json_extract(%(expressions)s, '$') END"
+        )
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        number = "(%(expressions)s)::numeric"
+        template = (
+            f"CASE WHEN jsonb_typeof(%(expressions)s) = 'number' AND abs({number}) < 1e308"
+            f" AND (abs({number}) > 1e-307 OR {number} = 0) THEN {number}::double precision END"
+        )
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+class JsonText(models.Func):
+    """A JSON value as text when it is a JSON string, else NULL."""
+
+    output_field = models.TextField()
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(f"JsonText is not implemented for {connection.vendor}")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "CASE WHEN json_type(%(expressions)s) = 'text' THEN json_extract(%(expressions)s, '$') END"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "CASE WHEN jsonb_typeof(%(expressions)s) = 'string' THEN %(expressions)s #>> '{}' END"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+REPLACED_ON_RELOG = ("value", "type", "user", "project", "stack_component", "publisher_step", "created", "updated")
 
 
 class RunMetadata(ProjectOwnedModel):
-    """One key/value logged against a run, step, artifact version, model version or schedule."""
+    """The newest value of one key logged against a run, step, artifact version, model version or
+    schedule: logging a key again replaces its value (`log`), as the envelopes always showed only
+    the newest. `number` and `text` are kept by the database for filters and sorts by value."""
 
     rbac_type = "run_metadata"
 
@@ -15,6 +61,12 @@ class RunMetadata(ProjectOwnedModel):
     resource_id = models.UUIDField()
     key = models.CharField(max_length=255)
     value = models.JSONField(null=True)
+    number = models.GeneratedField(
+        expression=JsonNumber("value"), output_field=models.FloatField(), db_persist=True, null=True
+    )
+    text = models.GeneratedField(
+        expression=JsonText("value"), output_field=models.TextField(), db_persist=True, null=True
+    )
     type = models.CharField(max_length=64)
     stack_component = models.ForeignKey(
         "mlmeta.StackComponent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -25,13 +77,31 @@ class RunMetadata(ProjectOwnedModel):
 
     class Meta(ProjectOwnedModel.Meta):
         verbose_name_plural = "run metadata"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource_type", "resource_id", "key"], name="metadata_resource_key_unique"
+            ),
+        ]
         indexes = [
-            models.Index(fields=["resource_type", "resource_id", "key"], name="metadata_resource_key"),
             models.Index(fields=["project", "key"], name="metadata_project_key"),
+            # "sort runs by accuracy" and "accuracy > 0.9" read this in order within a tenant.
+            models.Index(fields=["tenant", "resource_type", "key", "number"], name="metadata_key_number"),
         ]
 
     def __str__(self):
         return f"{self.key}={self.value!r}"
+
+    @classmethod
+    def log(cls, rows) -> None:
+        """Insert `rows`, replacing the value of a key already logged for the same resource
+        (within `rows` too: the last one wins)."""
+        newest = {(row.resource_type, row.resource_id, row.key): row for row in rows}
+        cls.objects.bulk_create(
+            newest.values(),
+            update_conflicts=True,
+            unique_fields=["resource_type", "resource_id", "key"],
+            update_fields=REPLACED_ON_RELOG,
+        )
 
 
 class Tag(TenantOwnedModel):

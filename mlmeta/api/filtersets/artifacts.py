@@ -4,8 +4,9 @@ from django.db.models import Q
 
 from core.api.filters import ZenFilter
 from mlmeta.api.filtersets.base import ProjectScopedFilterSet
+from mlmeta.api.filtersets.metadata import MetadataFilter
 from mlmeta.api.filtersets.pipelines import tagged
-from mlmeta.choices import ArtifactSaveType, ArtifactType, TaggableResourceType
+from mlmeta.choices import ArtifactSaveType, ArtifactType, MetadataResourceType, TaggableResourceType
 from mlmeta.models import StepRunInput, StepRunOutput
 
 UNUSED = ~Q(pk__in=StepRunInput.objects.values("artifact_version_id")) & ~Q(
@@ -59,6 +60,7 @@ class ArtifactVersionFilterSet(ProjectScopedFilterSet):
     only_unused = ZenFilter("id", kind="bool", q=lambda op, value: UNUSED if value else Q())
     pipeline_run = ZenFilter("id", q=_in_run)
     tags = tagged(TaggableResourceType.ARTIFACT_VERSION)
+    run_metadata = MetadataFilter(MetadataResourceType.ARTIFACT_VERSION)
 
     sort_fields = ("created", "updated", "id", "version", "version_number", "name")
 

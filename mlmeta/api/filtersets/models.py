@@ -2,8 +2,9 @@ from django.db.models import Q
 
 from core.api.filters import ZenFilter, ZenFilterSet
 from mlmeta.api.filtersets.base import ProjectScopedFilterSet
+from mlmeta.api.filtersets.metadata import MetadataFilter
 from mlmeta.api.filtersets.tags import tagged_with
-from mlmeta.choices import ArtifactType, ModelStage
+from mlmeta.choices import ArtifactType, MetadataResourceType, ModelStage
 
 
 def _artifact_type(artifact_type: str):
@@ -23,6 +24,7 @@ class ModelVersionFilterSet(ProjectScopedFilterSet):
     stage = ZenFilter("stage", choices=tuple(ModelStage.values))
     model = ZenFilter("model", kind="ref")
     tags = ZenFilter("tags", q=tagged_with("model_version"))
+    run_metadata = MetadataFilter(MetadataResourceType.MODEL_VERSION)
 
     sort_fields = ("created", "updated", "id", "name", "number", "stage")
 

@@ -3,8 +3,9 @@ from django.utils import timezone
 
 from core.api.filters import ZenFilter
 from mlmeta.api.filtersets.base import ProjectScopedFilterSet
+from mlmeta.api.filtersets.metadata import MetadataFilter, MetadataSortMixin
 from mlmeta.api.filtersets.pipelines import STATUSES, present, tagged
-from mlmeta.choices import ExecutionStatus, TaggableResourceType
+from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
 
 FINISHED = Q(status__in=ExecutionStatus.finished())
 
@@ -14,7 +15,7 @@ def _expired(operator, value) -> Q:
     return expired if value else ~expired
 
 
-class RunFilterSet(ProjectScopedFilterSet):
+class RunFilterSet(MetadataSortMixin, ProjectScopedFilterSet):
     name = ZenFilter("name")
     index = ZenFilter("index", kind="int")
     status = ZenFilter("status", choices=STATUSES)
@@ -48,6 +49,9 @@ class RunFilterSet(ProjectScopedFilterSet):
         q=lambda op, value: Q(snapshot__build__is_local=False) if value else ~Q(snapshot__build__is_local=False),
     )
     tags = tagged(TaggableResourceType.PIPELINE_RUN)
+    run_metadata = MetadataFilter(MetadataResourceType.PIPELINE_RUN)
+
+    metadata_resource_type = MetadataResourceType.PIPELINE_RUN
 
     sort_fields = (
         "created",
@@ -91,5 +95,6 @@ class StepFilterSet(ProjectScopedFilterSet):
     cache_expires_at = ZenFilter("cache_expires_at", kind="datetime")
     cache_expired = ZenFilter("cache_expires_at", kind="bool", q=_expired)
     has_cache_key = present("cache_key")
+    run_metadata = MetadataFilter(MetadataResourceType.STEP_RUN)
 
     sort_fields = ("created", "updated", "id", "name", "status", "start_time", "end_time", "version")

@@ -152,7 +152,7 @@ class ArtifactVersionViewSet(ProjectScopedViewSet):
         return artifact
 
     def save_metadata(self, project, version, values: dict) -> None:
-        RunMetadata.objects.bulk_create(
+        RunMetadata.log(
             RunMetadata(
                 tenant_id=project.tenant_id,
                 project=project,

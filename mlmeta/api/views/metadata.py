@@ -53,5 +53,5 @@ def run_metadata(request):
         for key, value in values.items()
     ]
     with transaction.atomic():
-        RunMetadata.objects.bulk_create(rows)
+        RunMetadata.log(rows)
     return Response(None)

@@ -1,0 +1,49 @@
+from core.api.filters import ZenFilter
+from core.api.pagination import page_params
+from core.api.validation import invalid
+from mlmeta.metadata_queries import has_metadata, parse_entry, sort_by_metadata
+
+SORT_PREFIX = "run_metadata:"
+
+
+class MetadataFilter(ZenFilter):
+    """ZenML's `run_metadata=key:value` / `key:op:value` (mlmeta.metadata_queries has the rules)."""
+
+    def __init__(self, resource_type: str, **kwargs):
+        super().__init__(field_name="run_metadata", **kwargs)
+        self.resource_type = resource_type
+
+    def condition(self, raw: str):
+        if "\x00" in raw:
+            raise invalid("run_metadata", "Input should not contain NUL characters", raw, "query")
+        try:
+            key, op, operand = parse_entry(raw)
+            return has_metadata(self.resource_type, key, op, operand)
+        except ValueError as exc:
+            raise invalid("run_metadata", str(exc), raw, "query") from None
+
+
+class MetadataSortMixin:
+    """`sort_by=[asc:|desc:]run_metadata:<key>` (an MLMeta extension): by the key's number, missing last."""
+
+    metadata_resource_type = ""
+
+    def sort(self, queryset, sort_by):
+        direction, _, field = (sort_by or "").partition(":")
+        if direction == SORT_PREFIX.rstrip(":"):
+            direction, field = "asc", sort_by
+        if direction not in ("asc", "desc") or not field.startswith(SORT_PREFIX):
+            return super().sort(queryset, sort_by)
+        key = field.removeprefix(SORT_PREFIX)
+        if not key:
+            raise invalid("sort_by", "Name the metadata key to sort by: run_metadata:<key>", sort_by, "query")
+        page, size = page_params(self.data)
+        tenant = getattr(self.request, "tenant", None)
+        return sort_by_metadata(
+            queryset,
+            self.metadata_resource_type,
+            key,
+            descending=direction == "desc",
+            window=page * size + 1,
+            tenant_id=tenant.pk if tenant else None,
+        )
