@@ -1,20 +1,20 @@
 """The runs list's filters: what a person picks in the dashboard (a pipeline, a status, a user, a
-tag, a time range, a metadata `key=value`, a sort), as a django-filter FilterSet narrowing an
-already restricted queryset. Invalid values become form errors; the valid ones still apply.
+tag, a time range, a metadata key/operator/value, a sort, also by a metadata key's number), as a
+django-filter FilterSet narrowing an already restricted queryset. Invalid values become form
+errors; the valid ones still apply. Metadata values compare as on the API (mlmeta.metadata_queries).
 
 The API's RunFilterSet speaks ZenML's operator grammar (`created=gte:...`); this FilterSet is the
 dashboard's plain-field face of the same run columns, with the same URL parameters as before.
 """
 
-import json
-import math
-
 import django_filters
 from django import forms
 from django.db.models import F
 
+from core.api.filters import _parse_list
 from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
-from mlmeta.models import PipelineRun, RunMetadata, TagResource
+from mlmeta.metadata_queries import VALUELESS, has_metadata, sort_by_metadata
+from mlmeta.models import PipelineRun, TagResource
 
 # The duration sorts are exact reverses of each other (unfinished runs, without a duration, come
 # first when longest first and last when shortest first), so one index on (tenant, -duration, -id)
@@ -36,26 +36,25 @@ SORT_CHOICES = [
     ("status", "Status"),
     ("-duration", "Longest first"),
     ("duration", "Shortest first"),
+    ("-metadata", "Metadata key, highest first"),
+    ("metadata", "Metadata key, lowest first"),
 ]
-
-
-def _json_or_text(raw: str):
-    """`raw` read as JSON when it parses to a value JSON can store (not NaN or infinity), else as text."""
-    try:
-        return json.loads(raw, parse_constant=_refuse, parse_float=_finite)
-    except ValueError:
-        return raw.strip()
-
-
-def _refuse(constant: str):
-    raise ValueError(constant)
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise ValueError(text)
-    return number
+METADATA_OPERATORS = [
+    ("equals", "="),
+    ("notequals", "≠"),
+    ("gt", ">"),
+    ("gte", "≥"),
+    ("lt", "<"),
+    ("lte", "≤"),
+    ("contains", "contains"),
+    ("notcontains", "does not contain"),
+    ("startswith", "starts with"),
+    ("endswith", "ends with"),
+    ("oneof", "one of (JSON list)"),
+    ("notoneof", "none of (JSON list)"),
+    ("isnull", "is null"),
+    ("isnotnull", "is not null"),
+]
 
 
 class RunFilterForm(forms.Form):
@@ -63,18 +62,34 @@ class RunFilterForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
-    def clean_metadata(self):
-        value = (self.cleaned_data.get("metadata") or "").strip()
-        if value and ("=" not in value or not value.partition("=")[0].strip()):
-            raise forms.ValidationError("Write the metadata filter as key=value.")
-        return value
-
     def clean(self):
         data = super().clean()
         after, before = data.get("created_after"), data.get("created_before")
         if after and before and after > before:
             self.add_error("created_before", "The end of the time range is before its start.")
+        self.clean_metadata_filter(data)
+        if data.get("sort") in ("metadata", "-metadata") and not data.get("sort_key"):
+            self.add_error("sort_key", "Name the metadata key to sort by.")
         return data
+
+    def clean_metadata_filter(self, data) -> None:
+        key, op, value = data.get("metadata_key"), data.get("metadata_op") or "equals", data.get("metadata_value")
+        if "metadata_key" in self.errors or "metadata_value" in self.errors:
+            return
+        if not key:
+            if value:
+                self.add_error("metadata_key", "Name the metadata key the value is for.")
+            return
+        if op in VALUELESS:
+            if value:
+                self.add_error("metadata_value", f"The operator '{op}' takes no value.")
+        elif not value:
+            self.add_error("metadata_value", "Give the value to compare the metadata key with.")
+        elif op in ("oneof", "notoneof"):
+            try:
+                _parse_list(value)
+            except ValueError:
+                self.add_error("metadata_value", 'Write the values as a JSON list, e.g. ["main", "dev"].')
 
 
 class DashboardRunFilterSet(django_filters.FilterSet):
@@ -88,10 +103,19 @@ class DashboardRunFilterSet(django_filters.FilterSet):
     created_before = django_filters.DateFilter(
         field_name="created", lookup_expr="date__lte", label="Created until", widget=forms.DateInput({"type": "date"})
     )
-    metadata = django_filters.CharFilter(
-        method="filter_metadata", max_length=500, label="Metadata", widget=forms.TextInput({"placeholder": "key=value"})
+    metadata_key = django_filters.CharFilter(
+        method="keep", max_length=255, label="Metadata key", widget=forms.TextInput({"placeholder": "accuracy"})
+    )
+    metadata_op = django_filters.ChoiceFilter(
+        choices=METADATA_OPERATORS, method="keep", empty_label=None, label="Operator"
+    )
+    metadata_value = django_filters.CharFilter(
+        method="keep", max_length=500, label="Value", widget=forms.TextInput({"placeholder": "0.9"})
     )
     sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, method="keep", empty_label=None)
+    sort_key = django_filters.CharFilter(
+        method="keep", max_length=255, label="Sort by metadata key", widget=forms.TextInput({"placeholder": "accuracy"})
+    )
 
     class Meta:
         model = PipelineRun
@@ -102,17 +126,22 @@ class DashboardRunFilterSet(django_filters.FilterSet):
         tagged = TagResource.objects.filter(resource_type=TaggableResourceType.PIPELINE_RUN, tag__name=value)
         return runs.filter(pk__in=tagged.values("resource_id"))
 
-    def filter_metadata(self, runs, name, value):
-        """Runs with metadata `key` equal to `value` (read as JSON when it parses: 0.9, true, "x")."""
-        key, _, raw = value.partition("=")
-        matches = RunMetadata.objects.filter(
-            resource_type=MetadataResourceType.PIPELINE_RUN, key=key.strip(), value=_json_or_text(raw)
-        ).values("resource_id")
-        return runs.filter(pk__in=matches)
-
     def keep(self, runs, name, value):
-        return runs  # the sort is applied last, in filter_queryset
+        return runs  # the metadata condition and the sort read several fields: filter_queryset applies them
 
     def filter_queryset(self, queryset):
         runs = super().filter_queryset(queryset)
-        return runs.order_by(*SORTS[self.form.cleaned_data.get("sort") or "-created"])
+        data = self.form.cleaned_data
+        if data.get("metadata_key") and not self.form.has_error("metadata_value"):
+            op = data.get("metadata_op") or "equals"
+            runs = runs.filter(
+                has_metadata(
+                    MetadataResourceType.PIPELINE_RUN, data["metadata_key"], op, data.get("metadata_value") or ""
+                )
+            )
+        sort = data.get("sort") or "-created"
+        if sort in ("metadata", "-metadata"):
+            if not data.get("sort_key"):
+                return runs.order_by(*SORTS["-created"])
+            return sort_by_metadata(runs, MetadataResourceType.PIPELINE_RUN, data["sort_key"], sort == "-metadata")
+        return runs.order_by(*SORTS[sort])

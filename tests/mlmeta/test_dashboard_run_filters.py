@@ -26,9 +26,14 @@ def names(response):
         ("created_after=yesterday", "created_after"),
         ("created_before=2026-02-30", "created_before"),
         ("created_after=2026-03-02&created_before=2026-03-01", "created_before"),
-        ("metadata=nokey", "metadata"),
-        ("metadata==0.9", "metadata"),
-        ("metadata=" + "m" * 501, "metadata"),
+        ("metadata_value=0.9", "metadata_key"),
+        ("metadata_key=accuracy", "metadata_value"),
+        ("metadata_key=accuracy&metadata_op=greater&metadata_value=1", "metadata_op"),
+        ("metadata_key=note&metadata_op=isnull&metadata_value=x", "metadata_value"),
+        ("metadata_key=branch&metadata_op=oneof&metadata_value=main", "metadata_value"),
+        ("metadata_key=" + "m" * 256 + "&metadata_value=1", "metadata_key"),
+        ("metadata_key=m&metadata_value=" + "m" * 501, "metadata_value"),
+        ("sort=-metadata", "sort_key"),
         ("sort=evil", "sort"),
         ("sort=-pk;drop", "sort"),
     ],
@@ -73,8 +78,58 @@ def test_metadata_values_read_as_json_unless_json_cannot_store_them(alice_client
             project=world["project"],
             user=world["user"],
         )
-    assert names(alice_client.get("/runs/?metadata=accuracy%3D0.9")) == ["run-1"]
-    assert names(alice_client.get("/runs/?metadata=accuracy%3D0.8")) == []
+    assert names(alice_client.get("/runs/?metadata_key=accuracy&metadata_value=0.9")) == ["run-1"]
+    assert names(alice_client.get("/runs/?metadata_key=accuracy&metadata_value=0.8")) == []
     for raw in ("1e999", "NaN"):
-        response = alice_client.get(f"/runs/?metadata=note%3D{raw}")
+        response = alice_client.get(f"/runs/?metadata_key=note&metadata_value={raw}")
         assert response.status_code == 200 and names(response) == (["run-1"] if raw == "1e999" else [])
+
+
+def log_metadata(world, run, **values):  # noqa: F811
+    for key, value in values.items():
+        RunMetadata.objects.create(
+            resource_type=MetadataResourceType.PIPELINE_RUN,
+            resource_id=run.pk,
+            key=key,
+            value=value,
+            type=type(value).__name__,
+            project=world["project"],
+            user=world["user"],
+        )
+
+
+def test_metadata_filter_by_operator_and_sort_by_metadata_key(alice_client, world):  # noqa: F811
+    made = {}
+    for i, (name, accuracy, branch) in enumerate(
+        [("r-low", 0.8, "dev"), ("r-high", 0.95, "main"), ("r-mid", 0.9, "feature/x"), ("r-none", None, "main")]
+    ):
+        made[name] = make_run(world, name, created=timezone.now() - timedelta(minutes=10 - i))
+        log_metadata(world, made[name], branch=branch, **({"accuracy": accuracy} if accuracy is not None else {}))
+
+    def listed(query):
+        response = alice_client.get("/runs/?" + query)
+        assert response.status_code == 200 and not response.context["form"].errors
+        return [run.name for run in response.context["runs"]]
+
+    assert sorted(listed("metadata_key=accuracy&metadata_op=gt&metadata_value=0.85")) == ["r-high", "r-mid"]
+    assert sorted(listed("metadata_key=branch&metadata_op=startswith&metadata_value=FEAT")) == ["r-mid"]
+    assert sorted(listed('metadata_key=branch&metadata_op=oneof&metadata_value=["dev", "main"]')) == [
+        "r-high",
+        "r-low",
+        "r-none",
+    ]
+    assert listed("metadata_key=accuracy&metadata_op=isnotnull&sort=-metadata&sort_key=accuracy") == [
+        "r-high",
+        "r-mid",
+        "r-low",
+    ]
+    assert listed("sort=metadata&sort_key=accuracy") == ["r-low", "r-mid", "r-high", "r-none"]
+    assert listed("sort=-metadata&sort_key=accuracy") == ["r-high", "r-mid", "r-low", "r-none"]
+
+
+def test_runs_page_renders_the_metadata_fields_without_inline_script_or_style(alice_client, world):  # noqa: F811
+    make_run(world, "run-1")
+    html = alice_client.get("/runs/?sort=-metadata&sort_key=accuracy").content.decode()
+    for name in ("metadata_key", "metadata_op", "metadata_value", "sort_key"):
+        assert f'name="{name}"' in html
+    assert 'value="-metadata" selected' in html and "style=" not in html and "<script>" not in html

@@ -136,8 +136,8 @@ def test_runs_list_filters_by_status_pipeline_tag_and_metadata(alice_client, wor
     assert names("status=failed") == {"run-failed"}
     assert names(f"pipeline={other.pk}") == {serving.name}
     assert names("tag=nightly") == {"run-failed"}
-    assert names("metadata=accuracy%3D0.9") == {"run-done"}
-    assert names("metadata=accuracy%3D0.8") == set()
+    assert names("metadata_key=accuracy&metadata_value=0.9") == {"run-done"}
+    assert names("metadata_key=accuracy&metadata_value=0.8") == set()
     assert names("user=alice") == {"run-done", "run-failed", "run-serving"}
     assert names("user=nobody") == set()
     today = timezone.now().date()
@@ -147,9 +147,9 @@ def test_runs_list_filters_by_status_pipeline_tag_and_metadata(alice_client, wor
 
 def test_bad_filter_input_is_a_form_error_not_a_crash(alice_client, world):
     make_run(world, "run-1")
-    response = alice_client.get("/runs/?pipeline=not-a-uuid&created_after=yesterday&metadata=nokey&sort=evil")
+    response = alice_client.get("/runs/?pipeline=not-a-uuid&created_after=yesterday&metadata_value=0.9&sort=evil")
     assert response.status_code == 200
-    assert response.context["form"].errors.keys() >= {"pipeline", "created_after", "metadata", "sort"}
+    assert response.context["form"].errors.keys() >= {"pipeline", "created_after", "metadata_key", "sort"}
 
 
 def test_runs_list_sorts_by_name_and_duration(alice_client, world):
