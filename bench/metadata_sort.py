@@ -4,8 +4,10 @@
     DATABASE_URL=postgres://... .venv/bin/python bench/metadata_sort.py --prepare --repeat 20
     DATABASE_URL=postgres://... .venv/bin/python bench/metadata_sort.py --explain
 
-`--prepare` seeds the tenants `meta1k` and `meta100k` with `seed_demo` up to 1,000 and 100,000
-runs (every completed training run logs `accuracy`, every run a string `branch`). Each request
+`--prepare` seeds the tenants `meta1k` and `meta100k` with `seed_demo` (1,000 runs each; every
+completed training run logs `accuracy`, every run a string `branch`), then fills `meta100k` up to
+100,000 runs by copying its runs and their run metadata in SQL (new ids and names, `accuracy`
+drawn again), which takes seconds where seed_demo takes many minutes on a loaded machine. Each request
 is a Django test-client GET with a tenant member's JWT, the variants interleaved so load on a
 shared machine hits them alike; prints the median wall ms per request of each (tenant, query).
 `--explain` prints PostgreSQL's EXPLAIN ANALYZE of every SQL query the 100,000-run requests run.
@@ -49,6 +51,7 @@ def configure() -> None:
 def prepare() -> None:
     from django.core.management import call_command
 
+    from mlmeta.management.commands.seed_demo import refresh_statistics
     from mlmeta.models import PipelineRun
     from tenants.models import Tenant
     from tenants.services import create_tenant
@@ -56,9 +59,72 @@ def prepare() -> None:
     call_command("migrate", verbosity=0)
     for slug, runs in TENANTS.items():
         tenant = Tenant.objects.filter(slug=slug).first() or create_tenant(slug, name=slug)
-        missing = runs - PipelineRun.objects.filter(tenant=tenant).count()
-        if missing > 0:
-            call_command("seed_demo", tenant=slug, runs=missing, seed=8, batch_size=5000, verbosity=1)
+        seeded = PipelineRun.objects.filter(tenant=tenant).count()
+        if seeded < 1000:
+            call_command("seed_demo", tenant=slug, runs=1000 - seeded, seed=8, batch_size=5000, verbosity=1)
+        fill_by_copy(tenant, runs)
+    refresh_statistics()
+
+
+# SQL per vendor: a series 1..k, a new id, a random accuracy like seed_demo's.
+SQL = {
+    "postgresql": {
+        "series": "SELECT generate_series(1, %s) AS g",
+        "new_id": "md5(r.id::text || '-' || s.g)::uuid",
+        "random_id": "gen_random_uuid()",
+        "accuracy": "to_jsonb(round((0.81 + random() * 0.14)::numeric, 4))",
+    },
+    "sqlite": {
+        "series": "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < %s) SELECT g FROM s",
+        "new_id": "lower(hex(randomblob(16)))",
+        "random_id": "lower(hex(randomblob(16)))",
+        "accuracy": "json(round(0.81 + abs(random() % 14000) / 100000.0, 4))",
+    },
+}
+
+
+def fill_by_copy(tenant, target: int) -> None:
+    """Copy the tenant's runs (and their run metadata) until it has `target` runs."""
+    from django.db import connection, transaction
+
+    from mlmeta.models import PipelineRun, RunMetadata
+
+    runs = PipelineRun.objects.filter(tenant=tenant).count()
+    if runs >= target:
+        return
+    sql = SQL[connection.vendor]
+    copies = -(-(target - runs) // runs)
+    run_columns = [f.column for f in PipelineRun._meta.concrete_fields if not f.generated]
+    meta_columns = [f.column for f in RunMetadata._meta.concrete_fields if not f.generated]
+    run_values = {"id": "m.new", "name": "r.name || '-c' || m.g", "index": "0"}
+    meta_values = {
+        "id": sql["random_id"],
+        "resource_id": "m.new",
+        "value": f"CASE WHEN r.key = 'accuracy' THEN {sql['accuracy']} ELSE r.value END",
+    }
+    tid = tenant.pk.hex if connection.vendor == "sqlite" else str(tenant.pk)
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS copy_map")
+        cursor.execute(
+            f"CREATE TEMP TABLE copy_map AS SELECT r.id AS old, {sql['new_id']} AS new, s.g AS g "  # noqa: S608
+            f"FROM mlmeta_pipelinerun r, ({sql['series'] % copies}) s WHERE r.tenant_id = %s "
+            f"ORDER BY s.g, r.created LIMIT %s",
+            [tid, target - runs],
+        )
+        cursor.execute(
+            f"INSERT INTO mlmeta_pipelinerun ({', '.join(run_columns)}) SELECT "  # noqa: S608 (model columns)
+            + ", ".join(run_values.get(c, f"r.{c}") for c in run_columns)
+            + " FROM mlmeta_pipelinerun r JOIN copy_map m ON m.old = r.id"
+        )
+        cursor.execute(
+            f"INSERT INTO mlmeta_runmetadata ({', '.join(meta_columns)}) SELECT "  # noqa: S608 (model columns)
+            + ", ".join(meta_values.get(c, f"r.{c}") for c in meta_columns)
+            + " FROM mlmeta_runmetadata r JOIN copy_map m ON m.old = r.resource_id "
+            "WHERE r.resource_type = 'pipeline_run'"
+        )
+        cursor.execute("DROP TABLE copy_map")
+    print(f"{tenant.slug}: copied {target - runs} runs in {time.monotonic() - started:.1f}s")
 
 
 def clients() -> dict:
@@ -107,7 +173,7 @@ def explain() -> None:
         print(f"\n===== {name}: {query}")
         with connection.cursor() as cursor:
             for sql in captured.captured_queries:
-                if "mlmeta_runmetadata" not in sql["sql"]:
+                if "mlmeta_runmetadata" not in sql["sql"] or sql["sql"].startswith("EXPLAIN"):
                     continue
                 cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING ON, SUMMARY ON) " + sql["sql"])
                 print(sql["sql"][:400], "\n  " + "\n  ".join(row[0] for row in cursor.fetchall()))

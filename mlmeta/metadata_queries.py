@@ -19,9 +19,12 @@ directions; ties and the rest go by created, then id, so pages never overlap.
 import math
 
 from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Left
+from django.db.models.lookups import Exact
 
 from core.api.filters import LOOKUPS, NEGATED, _parse_list
 from mlmeta.models import RunMetadata
+from mlmeta.models.metadata import TEXT_PREFIX
 
 OPERATORS = (
     "equals",
@@ -82,8 +85,17 @@ def as_number(raw: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _equals(operand: str) -> Q:
-    condition = Q(text=operand)
+def text_equals(operand: str) -> Q:
+    """`text = operand` through the (tenant, resource_type, key, left(text, 200)) index; a shorter
+    operand needs only the prefix (a longer text's prefix is longer than it)."""
+    prefix = Q(Exact(Left("text", TEXT_PREFIX), operand[:TEXT_PREFIX]))
+    return prefix if len(operand) < TEXT_PREFIX else prefix & Q(text=operand)
+
+
+def _equals(operand: str, negated: bool = False) -> Q:
+    # NOT over a NULL text is NULL: negated conditions use the plain column, which Django makes
+    # null-safe (a number is "not equal" to a string); they cannot use an index anyway.
+    condition = Q(text=operand) if negated else text_equals(operand)
     number = as_number(operand)
     if number is not None:
         condition |= Q(number=number)
@@ -102,9 +114,9 @@ def value_condition(op: str, operand: str) -> Q:
     if op in ("oneof", "in"):
         condition = Q(pk__in=[])
         for item in _parse_list(operand):
-            condition |= _equals(item)
+            condition |= _equals(item, negate)
     elif op == "equals":
-        condition = _equals(operand)
+        condition = _equals(operand, negate)
     elif op in ("gt", "gte", "lt", "lte"):
         number = as_number(operand)
         condition = Q(**{f"number__{op}": number}) if number is not None else Q(**{f"text__{op}": operand})
@@ -127,7 +139,10 @@ def has_metadata(resource_type: str, key: str, op: str, operand: str) -> Exists:
 
 def number_of(resource_type: str, key: str) -> Subquery:
     rows = metadata_rows(resource_type, key).filter(resource_id=OuterRef("pk"), tenant_id=OuterRef("tenant_id"))
-    return Subquery(rows.values("number")[:1])
+    return Subquery(rows.order_by().values("number")[:1])
+
+
+MAX_TIES = 1000
 
 
 def sort_by_metadata(queryset, resource_type: str, key: str, descending: bool, window=None, tenant_id=None):
@@ -146,15 +161,16 @@ def sort_by_metadata(queryset, resource_type: str, key: str, descending: bool, w
     )
     if window is None:
         return ordered
-    numbered = metadata_rows(resource_type, key).filter(number__isnull=False, resource_id__in=queryset.values("pk"))
+    numbered = metadata_rows(resource_type, key).filter(number__isnull=False)
     if tenant_id is not None:
         numbered = numbered.filter(tenant_id=tenant_id)
-    edge = numbered.order_by("-number" if descending else "number").values_list("number", flat=True)[
-        window - 1 : window
-    ]
-    edge = list(edge)
+    ours = numbered.filter(resource_id__in=queryset.values("pk"))
+    edge = list(ours.order_by("-number" if descending else "number").values_list("number", flat=True)[window - 1 :][:1])
     if edge:  # the window ends among the numbered rows: they are enough (ties at the edge included)
         within = numbered.filter(**{"number__gte" if descending else "number__lte": edge[0]})
-        return ordered.filter(pk__in=within.values("resource_id"))
-    missing = queryset.exclude(pk__in=numbered.values("resource_id")).order_by("created", "id")
-    return ordered.filter(Q(pk__in=numbered.values("resource_id")) | Q(pk__in=missing.values("pk")[:window]))
+        # As a list of ids (unless ties make it long) PostgreSQL reads the candidates by primary key;
+        # as a subquery it cannot tell how few they are (its statistics of `number` mix every key).
+        ids = list(within.values_list("resource_id", flat=True)[: window + MAX_TIES])
+        return ordered.filter(pk__in=ids if len(ids) < window + MAX_TIES else within.values("resource_id"))
+    missing = queryset.exclude(pk__in=ours.values("resource_id")).order_by("created", "id")
+    return ordered.filter(Q(pk__in=ours.values("resource_id")) | Q(pk__in=missing.values("pk")[:window]))

@@ -1,4 +1,6 @@
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Left
 
 from mlmeta.choices import ColorVariant, MetadataResourceType, TaggableResourceType
 from tenants.models import ProjectOwnedModel, TenantChildModel, TenantOwnedModel
@@ -47,6 +49,9 @@ class JsonText(models.Func):
         return super().as_sql(compiler, connection, template=template, **extra)
 
 
+# Indexed length of string values: a B-tree entry must stay under ~2,700 bytes, and longer strings
+# are never a filter's equality operand in practice.
+TEXT_PREFIX = 200
 REPLACED_ON_RELOG = ("value", "type", "user", "project", "stack_component", "publisher_step", "created", "updated")
 
 
@@ -84,8 +89,20 @@ class RunMetadata(ProjectOwnedModel):
         ]
         indexes = [
             models.Index(fields=["project", "key"], name="metadata_project_key"),
-            # "sort runs by accuracy" and "accuracy > 0.9" read this in order within a tenant.
-            models.Index(fields=["tenant", "resource_type", "key", "number"], name="metadata_key_number"),
+            # "sort runs by accuracy" and "accuracy > 0.9" read this in order within a tenant; with
+            # the resource id in it, counting the matches is an index-only scan.
+            models.Index(
+                fields=["tenant", "resource_type", "key", "number", "resource_id"], name="metadata_key_number"
+            ),
+            # "branch = main": string equality reads this one (mlmeta.metadata_queries.text_equals).
+            models.Index(
+                F("tenant"),
+                F("resource_type"),
+                F("key"),
+                Left("text", TEXT_PREFIX),
+                F("resource_id"),
+                name="metadata_key_text",
+            ),
         ]
 
     def __str__(self):
