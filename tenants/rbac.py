@@ -14,7 +14,7 @@ Creators keep full rights on what they created while they may use its tenant. Op
 (superusers) may do everything. Anything else is denied.
 
 All of it is loaded once per user object, that is once per request (`grants()`), in one query
-(two when the user holds an organization-level role); `restrict()` turns it into one WHERE
+(for /api/v1, the same query as the user's: tenants.authentication); `restrict()` turns it into one WHERE
 clause and `check()` mostly answers without a query.
 """
 
@@ -83,24 +83,80 @@ def grants(user) -> Grants:
     cached = user.__dict__.get(_CACHE)
     if cached is not None:
         return cached
-    from tenants.models import RoleAssignment, Tenant
+    from django.db import connection
 
-    g = Grants()
-    rows = (
-        RoleAssignment.objects.filter(Q(user_id=user.pk) | Q(team__members__id=user.pk))
-        .filter(Q(tenant__isnull=True) | Q(tenant__active=True))
-        .values_list(
-            "organization_id",
-            "tenant_id",
-            "tenant__organization_id",
-            "project_id",
-            "resource_type",
-            "resource_id",
-            "role__permissions",
-        )
+    sql, params = assignments_query(connection, user.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    columns = assignment_columns()
+    return remember(user, grants_from_rows(columns.convert(row, connection) for row in rows))
+
+
+def remember(user, g: Grants) -> Grants:
+    """Keep `g` as `user`'s grants for the rest of the request (authentication loads them along
+    with the user)."""
+    user.__dict__[_CACHE] = g
+    return g
+
+
+@cache
+def assignment_columns():
+    """The columns of `assignments_query()`, with their converters."""
+    from core.rawsql import Columns
+    from tenants.models import Role, RoleAssignment, Tenant
+
+    ra, tenant = RoleAssignment._meta.get_field, Tenant._meta.get_field
+    return Columns(
+        ("ra", ra("organization")),
+        ("ra", ra("tenant")),
+        ("t", tenant("organization")),
+        ("ra", ra("project")),
+        ("ra", ra("resource_type")),
+        ("ra", ra("resource_id")),
+        ("r", Role._meta.get_field("permissions")),
+        ("ot", tenant("id")),
     )
-    org_content: dict = {}
-    for org_id, tenant_id, tenant_org_id, project_id, resource_type, resource_id, perms in rows:
+
+
+_ASSIGNMENTS_SQL: dict = {}
+
+
+def assignments_query(connection, user_id) -> tuple[str, list]:
+    """SQL and parameters of the rows `grants_from_rows()` takes: the role assignments of the user
+    and of their teams (two index lookups) in active tenants or at organization scope, each with
+    its role's permissions and its tenant's organization; an organization-scope row once per active
+    tenant of the organization (`ot`), to which its content permissions apply. Built once per
+    database: compiling it with the ORM on every request would cost more than running it."""
+    from tenants.models import RoleAssignment, User
+
+    sql = _ASSIGNMENTS_SQL.get(connection.alias)
+    if sql is None:
+        from tenants.models import Role, Team, Tenant
+
+        q = connection.ops.quote_name
+        ra_table, members = q(RoleAssignment._meta.db_table), q(Team.members.through._meta.db_table)
+        own = "organization_id, tenant_id, project_id, resource_type, resource_id, role_id"
+        sql = (
+            f"SELECT {assignment_columns().sql(connection)} FROM ("  # noqa: S608 - our own tables and columns
+            f"SELECT {own} FROM {ra_table} WHERE user_id = %s UNION ALL "
+            f"SELECT {', '.join('x.' + c for c in own.split(', '))} FROM {ra_table} x "
+            f"INNER JOIN {members} m ON m.team_id = x.team_id WHERE m.user_id = %s) ra "
+            f"INNER JOIN {q(Role._meta.db_table)} r ON r.id = ra.role_id "
+            f"LEFT OUTER JOIN {q(Tenant._meta.db_table)} t ON t.id = ra.tenant_id "
+            f"LEFT OUTER JOIN {q(Tenant._meta.db_table)} ot ON ra.tenant_id IS NULL "
+            "AND ot.organization_id = ra.organization_id AND ot.active = %s "
+            "WHERE ra.tenant_id IS NULL OR t.active = %s"
+        )
+        _ASSIGNMENTS_SQL[connection.alias] = sql
+    user_id = User._meta.pk.get_db_prep_value(user_id, connection)
+    return sql, [user_id, user_id, True, True]
+
+
+def grants_from_rows(rows) -> Grants:
+    """Grants of the (converted) rows of `assignments_query()`."""
+    g = Grants()
+    for org_id, tenant_id, tenant_org_id, project_id, resource_type, resource_id, perms, org_tenant_id in rows:
         perms = set(perms or ())
         if tenant_id:  # the tenant's organization comes with the row: no second query for it
             g.tenant_org[tenant_id] = tenant_org_id
@@ -120,19 +176,9 @@ def grants(user) -> Grants:
         else:
             g.org.setdefault(org_id, set()).update(perms)
             content = {p for p in perms if _type_of(p) not in _ORGANIZATION_ONLY}
-            if content:
-                org_content.setdefault(org_id, set()).update(content)
-    if org_content:
-        for tenant_id, org_id in Tenant.objects.filter(organization_id__in=org_content, active=True).values_list(
-            "id", "organization_id"
-        ):
-            g.tenant.setdefault(tenant_id, set()).update(org_content[org_id])
-            g.tenant_org[tenant_id] = org_id
-    known = set(g.tenant) | set(g.project_tenant.values()) | g.shared_tenants
-    missing = known - set(g.tenant_org)
-    if missing:
-        g.tenant_org.update(Tenant.objects.filter(pk__in=missing).values_list("id", "organization_id"))
-    user.__dict__[_CACHE] = g
+            if content and org_tenant_id:  # the organization's active tenants come with its rows
+                g.tenant.setdefault(org_tenant_id, set()).update(content)
+                g.tenant_org[org_tenant_id] = org_id
     return g
 
 
