@@ -4,7 +4,6 @@ models' metadata, and raw values are turned into Python the way Django's compile
 kept as text on SQLite, JSON, aware datetimes, booleans)."""
 
 
-
 class Columns:
     """Columns `alias.column` of model fields, as SQL and as converters for the values read."""
 

@@ -122,15 +122,16 @@ def assignment_columns():
 _ASSIGNMENTS_SQL: dict = {}
 
 
-def assignments_query(connection, user_id) -> tuple[str, list]:
+def assignments_query(connection, user_id, user_sql: str = "%s") -> tuple[str, list]:
     """SQL and parameters of the rows `grants_from_rows()` takes: the role assignments of the user
     and of their teams (two index lookups) in active tenants or at organization scope, each with
     its role's permissions and its tenant's organization; an organization-scope row once per active
-    tenant of the organization (`ot`), to which its content permissions apply. Built once per
-    database: compiling it with the ORM on every request would cost more than running it."""
+    tenant of the organization (`ot`), to which its content permissions apply. The user is
+    `user_sql`, an SQL expression of one UUID parameter, `user_id` (by default the user's id).
+    Built once per database: compiling it with the ORM on every request costs more than running it."""
     from tenants.models import RoleAssignment, User
 
-    sql = _ASSIGNMENTS_SQL.get(connection.alias)
+    sql = _ASSIGNMENTS_SQL.get((connection.alias, user_sql))
     if sql is None:
         from tenants.models import Role, Team, Tenant
 
@@ -139,16 +140,16 @@ def assignments_query(connection, user_id) -> tuple[str, list]:
         own = "organization_id, tenant_id, project_id, resource_type, resource_id, role_id"
         sql = (
             f"SELECT {assignment_columns().sql(connection)} FROM ("  # noqa: S608 - our own tables and columns
-            f"SELECT {own} FROM {ra_table} WHERE user_id = %s UNION ALL "
+            f"SELECT {own} FROM {ra_table} WHERE user_id = {user_sql} UNION ALL "
             f"SELECT {', '.join('x.' + c for c in own.split(', '))} FROM {ra_table} x "
-            f"INNER JOIN {members} m ON m.team_id = x.team_id WHERE m.user_id = %s) ra "
+            f"INNER JOIN {members} m ON m.team_id = x.team_id WHERE m.user_id = {user_sql}) ra "
             f"INNER JOIN {q(Role._meta.db_table)} r ON r.id = ra.role_id "
             f"LEFT OUTER JOIN {q(Tenant._meta.db_table)} t ON t.id = ra.tenant_id "
             f"LEFT OUTER JOIN {q(Tenant._meta.db_table)} ot ON ra.tenant_id IS NULL "
             "AND ot.organization_id = ra.organization_id AND ot.active = %s "
             "WHERE ra.tenant_id IS NULL OR t.active = %s"
         )
-        _ASSIGNMENTS_SQL[connection.alias] = sql
+        _ASSIGNMENTS_SQL[(connection.alias, user_sql)] = sql
     user_id = User._meta.pk.get_db_prep_value(user_id, connection)
     return sql, [user_id, user_id, True, True]
 
