@@ -145,8 +145,9 @@ def assignments_query(connection, user_id, user_sql: str = "%s") -> tuple[str, l
             f"INNER JOIN {members} m ON m.team_id = x.team_id WHERE m.user_id = {user_sql}) ra "
             f"INNER JOIN {q(Role._meta.db_table)} r ON r.id = ra.role_id "
             f"LEFT OUTER JOIN {q(Tenant._meta.db_table)} t ON t.id = ra.tenant_id "
-            f"LEFT OUTER JOIN {q(Tenant._meta.db_table)} ot ON ra.tenant_id IS NULL "
-            "AND ot.organization_id = ra.organization_id AND ot.active = %s "
+            # NULL unless the row is at organization scope: an index lookup that finds nothing.
+            f"LEFT OUTER JOIN {q(Tenant._meta.db_table)} ot "
+            "ON ot.organization_id = CASE WHEN ra.tenant_id IS NULL THEN ra.organization_id END AND ot.active = %s "
             "WHERE ra.tenant_id IS NULL OR t.active = %s"
         )
         _ASSIGNMENTS_SQL[(connection.alias, user_sql)] = sql
