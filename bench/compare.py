@@ -1217,6 +1217,9 @@ def scaling(results: dict) -> dict:
         for query in small["lists"]:
             if median(small, query) and median(large, query):
                 figures[f"{query} median"] = ratio(median(small, query), median(large, query))
+                figures[f"{query} server CPU"] = ratio(
+                    small["lists"][query].get("server_cpu_ms"), large["lists"][query].get("server_cpu_ms")
+                )
         for query in ("step create", "artifact batch create"):
             if query in small and query in large:
                 figures[f"{query} median"] = ratio(small[query]["median_ms"], large[query]["median_ms"])
