@@ -164,7 +164,9 @@ def sort_by_metadata(queryset, resource_type: str, key: str, descending: bool, w
     numbered = metadata_rows(resource_type, key).filter(number__isnull=False)
     if tenant_id is not None:
         numbered = numbered.filter(tenant_id=tenant_id)
-    ours = numbered.filter(resource_id__in=queryset.values("pk"))
+    # EXISTS rather than IN: SQLite would first collect every id of the queryset; both databases
+    # walk the index in order and look each candidate up by primary key.
+    ours = numbered.filter(Exists(queryset.order_by().filter(pk=OuterRef("resource_id"))))
     edge = list(ours.order_by("-number" if descending else "number").values_list("number", flat=True)[window - 1 :][:1])
     if edge:  # the window ends among the numbered rows: they are enough (ties at the edge included)
         within = numbered.filter(**{"number__gte" if descending else "number__lte": edge[0]})

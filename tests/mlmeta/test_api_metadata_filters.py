@@ -202,3 +202,38 @@ def test_filter_steps_artifact_versions_and_model_versions(api, project, runs):
     assert api.get("/api/v1/artifact_versions", {"run_metadata": "size:gt:1"}).json()["total"] == 0
     assert api.get("/api/v1/artifact_versions", {"run_metadata": "size"}).status_code == 422
     assert ArtifactVersion.objects.count() == 0
+
+
+def test_database_keeps_number_and_text_of_each_value(runs):
+    log(runs["g"], i=3, f=-0.5, s="x", b=True, n=None, d={"a": 1}, lst=[1])
+    stored = {m.key: (m.number, m.text) for m in RunMetadata.objects.filter(resource_id=runs["g"].pk)}
+    assert stored == {
+        "i": (3.0, None),
+        "f": (-0.5, None),
+        "s": (None, "x"),
+        "b": (None, None),
+        "n": (None, None),
+        "d": (None, None),
+        "lst": (None, None),
+    }
+
+
+@pytest.mark.postgres
+def test_a_number_no_float_holds_is_stored_without_a_number(runs):
+    log(runs["g"], huge=10**400, tiny=0.0)
+    stored = dict(RunMetadata.objects.filter(resource_id=runs["g"].pk).values_list("key", "number"))
+    assert stored == {"huge": None, "tiny": 0.0}
+
+
+def test_logging_a_key_again_over_the_api_replaces_it(api, project, runs):
+    body = {
+        "project": str(project.pk),
+        "resources": [{"id": str(runs["b"].pk), "type": "pipeline_run"}] * 2,
+        "stack_component_id": None,
+        "values": {"accuracy": 0.99},
+        "types": {"accuracy": "float"},
+        "publisher_step_id": None,
+    }
+    assert api.post("/api/v1/run-metadata", body, format="json").status_code == 200
+    assert names(api, "accuracy:gt:0.98") == ["b"]
+    assert RunMetadata.objects.filter(resource_id=runs["b"].pk, key="accuracy").count() == 1
