@@ -86,6 +86,15 @@ class Envelope:
 
     def render(self, obj) -> dict:
         self.prime([obj])
+        return self.assemble(obj)
+
+    def render_many(self, objects) -> list[dict]:
+        objects = list(objects)
+        self.prime(objects)
+        return [self.assemble(obj) for obj in objects]
+
+    def assemble(self, obj) -> dict:
+        """The envelope of `obj`, its related rows' visibility decided (`prime`) beforehand."""
         data = {
             "body": self.body(obj),
             "metadata": self.metadata(obj) if self.hydrate else None,
@@ -96,11 +105,6 @@ class Envelope:
         if self.name_attr:
             data["name"] = getattr(obj, self.name_attr)
         return data
-
-    def render_many(self, objects) -> list[dict]:
-        objects = list(objects)
-        self.prime(objects)
-        return [self.render(obj) for obj in objects]
 
     def body(self, obj) -> dict:
         return {"created": ts(obj.created), "updated": ts(obj.updated)}

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from mlmeta.models import ModelVersion, ModelVersionArtifact, PipelineRun, Stack
+from mlmeta.models import ModelVersion, ModelVersionArtifact, PipelineRun, PipelineSnapshot, Stack
 from secrets_app.models import Secret
 from tenants import access
 from tenants.models import AuditEvent, Project
@@ -130,6 +130,30 @@ def test_a_runs_stack_hidden_from_a_project_viewer_is_permission_denied(world):
     assert is_denied(listed["stack"], stack)
     snapshot = pat.get(f"/api/v1/pipeline_snapshots/{run.snapshot_id}").json()["resources"]
     assert is_denied(snapshot["stack"], stack)
+
+
+def test_a_page_shows_each_runs_stack_as_the_caller_may_read_it(world):
+    """A page builds each related row once and shares it between its runs: a run on a stack shared
+    with the caller and a run on a hidden stack still show their own, each as allowed."""
+    pat_user = member("pat", world.tenant, "project-viewer", project=world[Project])
+    run, hidden = world[PipelineRun], world[Stack]
+    shared = Stack.objects.create(name="shared-stack", tenant=world.tenant, user=world.member)
+    access.assign_role(
+        "tenant-viewer", user=pat_user, tenant=world.tenant, resource_type="stack", resource_id=shared.pk
+    )
+    snapshot = PipelineSnapshot.objects.create(pipeline=run.pipeline, stack=shared, project=run.project, user=run.user)
+    other = PipelineRun.objects.create(
+        name="on-shared", pipeline=run.pipeline, snapshot=snapshot, stack=shared, project=run.project, user=run.user
+    )
+    items = bearer_client(pat_user, world.tenant).get("/api/v1/runs?size=20").json()["items"]
+    resources = {item["id"]: item["resources"] for item in items}
+    assert is_denied(resources[str(run.pk)]["stack"], hidden)
+    assert resources[str(other.pk)]["stack"]["name"] == "shared-stack"
+    assert resources[str(other.pk)]["stack"]["body"] is not None
+    assert resources[str(run.pk)]["snapshot"]["id"] == str(run.snapshot_id)
+    assert resources[str(other.pk)]["snapshot"]["id"] == str(snapshot.pk)
+    assert resources[str(run.pk)]["pipeline"] == resources[str(other.pk)]["pipeline"]
+    assert resources[str(other.pk)]["pipeline"]["permission_denied"] is False
 
 
 def test_nested_rows_are_shown_to_tenant_readers(world):

@@ -1,6 +1,8 @@
 """Entities nested in other entities' `resources`, and envelopes that load page-wide data once."""
 
 from core.api.envelope import OwnedEnvelope, denied
+from mlmeta.api.envelopes.common import TagEnvelope
+from tenants.api.envelopes import nested_user
 
 
 def nested(envelope_class, obj, within=None) -> dict | None:
@@ -32,6 +34,24 @@ class PageEnvelope(OwnedEnvelope):
     def __init__(self, request=None, hydrate: bool = False):
         super().__init__(request, hydrate)
         self.loaded: set = set()
+        self.shared: dict = {}
+
+    def once(self, key, make):
+        """`make()`, called once per `key` and envelope: what the rows of a page share (a few
+        snapshots, stacks, pipelines, users, tags) is built once. The value is shared: never change it."""
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]
+
+    def nested(self, envelope_class, obj) -> dict | None:
+        """`nested(envelope_class, obj, self)`, built once per related row."""
+        return None if obj is None else self.once((envelope_class, obj.pk), lambda: nested(envelope_class, obj, self))
+
+    def user(self, user) -> dict | None:
+        return None if user is None else self.once(("user", user.pk), lambda: nested_user(user))
+
+    def tag(self, tag) -> dict:
+        return self.once(("tag", tag.pk), lambda: TagEnvelope(self.request).render(tag))
 
     def render_many(self, objects) -> list[dict]:
         objects = list(objects)

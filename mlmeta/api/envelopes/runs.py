@@ -7,12 +7,12 @@ costs a fixed number of queries whatever its size.
 
 from collections import defaultdict
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 
 from core.api.envelope import OwnedEnvelope, id_or_none
 from core.api.timestamps import ts
 from mlmeta.api.envelopes.artifacts import ArtifactVersionEnvelope
-from mlmeta.api.envelopes.common import TagEnvelope, run_metadata_by_resource, tags_by_resource
+from mlmeta.api.envelopes.common import run_metadata_by_resource, tags_by_resource
 from mlmeta.api.envelopes.models import ModelVersionEnvelope
 from mlmeta.api.envelopes.nested import PageEnvelope, nested
 from mlmeta.api.envelopes.pipelines import (
@@ -78,7 +78,10 @@ class RunEnvelope(PageEnvelope):
         self.include_full_metadata = include_full_metadata
 
     def load(self, runs):
+        take_from_snapshots(runs)
+        prefetch_related_objects(runs, *SNAPSHOT_RELATIONS)  # what the snapshots did not hold
         ids = [run.pk for run in runs]
+        self.logs = logs_by_run(ids)
         self.tags = tags_by_resource(TaggableResourceType.PIPELINE_RUN, ids)
         self.run_metadata = run_metadata_by_resource(MetadataResourceType.PIPELINE_RUN, ids) if self.hydrate else {}
         if self.hydrate and self.include_full_metadata:
@@ -131,21 +134,21 @@ class RunEnvelope(PageEnvelope):
     def resources(self, run) -> dict:
         snapshot = run.snapshot
         return {
-            "user": nested_user(run.user),
-            "snapshot": nested(SnapshotEnvelope, snapshot, self),
-            "source_snapshot": nested(SnapshotEnvelope, run.source_snapshot, self),
-            "stack": nested(StackEnvelope, run.stack, self),
-            "pipeline": nested(PipelineEnvelope, run.pipeline, self),
-            "build": nested(PipelineBuildEnvelope, run.build, self),
-            "schedule": nested(ScheduleEnvelope, run.schedule, self),
-            "code_reference": nested(CodeReferenceEnvelope, snapshot.code_reference if snapshot else None, self),
-            "model_version": nested(ModelVersionEnvelope, run.model_version, self),
-            "tags": [TagEnvelope(self.request).render(tag) for tag in self.tags.get(run.pk, [])],
-            "log_collection": [nested(LogsEnvelope, logs) for logs in run.log_collection.all()],
+            "user": self.user(run.user),
+            "snapshot": self.nested(SnapshotEnvelope, snapshot),
+            "source_snapshot": self.nested(SnapshotEnvelope, run.source_snapshot),
+            "stack": self.nested(StackEnvelope, run.stack),
+            "pipeline": self.nested(PipelineEnvelope, run.pipeline),
+            "build": self.nested(PipelineBuildEnvelope, run.build),
+            "schedule": self.nested(ScheduleEnvelope, run.schedule),
+            "code_reference": self.nested(CodeReferenceEnvelope, snapshot.code_reference if snapshot else None),
+            "model_version": self.nested(ModelVersionEnvelope, run.model_version),
+            "tags": [self.tag(tag) for tag in self.tags.get(run.pk, [])],
+            "log_collection": [nested(LogsEnvelope, logs) for logs in self.logs.get(run.pk, [])],
             "visualizations": [],
             "trigger": None,
-            "original_run": nested(RunEnvelope, run.original_run, self),
-            "parent_run": nested(RunEnvelope, run.parent_run, self),
+            "original_run": self.nested(RunEnvelope, run.original_run),
+            "parent_run": self.nested(RunEnvelope, run.parent_run),
             "active_wait_condition": None,
             "outputs": {},
         }
@@ -156,29 +159,49 @@ class RunEnvelope(PageEnvelope):
         # page uses (none for a relation that is empty on every run of the page). The pages share
         # few snapshots, pipelines and stacks, so each is built once per page instead of once per
         # row of an 18-way join: at 1,000 runs this halved the server's CPU per runs page
-        # (bench/RESULTS.md).
+        # (bench/RESULTS.md). The snapshot query brings the pipeline, stack, build and schedule
+        # that the runs share with their snapshot (`take_from_snapshots`).
         snapshot_heavy = list(SNAPSHOT_HEAVY)
         if not hydrate:
             snapshot_heavy += ["pipeline_configuration", "client_environment"]
-        snapshots = PipelineSnapshot.objects.select_related("build", "code_reference__code_repository")
+        snapshots = PipelineSnapshot.objects.select_related(*SNAPSHOT_RELATIONS, "code_reference__code_repository")
         source_snapshots = PipelineSnapshot.objects.select_related("build").defer(
             *SNAPSHOT_HEAVY, "pipeline_configuration", "client_environment"
         )
         queryset = queryset.select_related("user").prefetch_related(
             Prefetch("snapshot", queryset=snapshots.defer(*snapshot_heavy)),
             Prefetch("source_snapshot", queryset=source_snapshots),
-            "stack",
-            "pipeline",
-            "build",
-            "schedule",
             Prefetch("model_version", queryset=ModelVersion.objects.select_related("model")),
             "original_run",
             "parent_run",
-            Prefetch("log_collection", queryset=Logs.objects.order_by("created", "id")),
         )
         if not hydrate:
             queryset = queryset.defer("client_environment", "orchestrator_environment")
         return queryset
+
+
+# A run is made with its snapshot's pipeline, stack, build and schedule.
+SNAPSHOT_RELATIONS = ("pipeline", "stack", "build", "schedule")
+
+
+def take_from_snapshots(runs) -> None:
+    """Give each run the related rows it shares with its (prefetched) snapshot, so they need no
+    query of their own."""
+    for run in runs:
+        if run.snapshot is None:
+            continue
+        for name in SNAPSHOT_RELATIONS:
+            pk = getattr(run, f"{name}_id")
+            if pk is not None and pk == getattr(run.snapshot, f"{name}_id"):
+                setattr(run, name, getattr(run.snapshot, name))
+
+
+def logs_by_run(run_ids) -> dict:
+    """{run id: [Logs, ...]} of the given runs, oldest first, in one query."""
+    found = defaultdict(list)
+    for logs in Logs.objects.filter(pipeline_run__in=run_ids).order_by("created", "id"):
+        found[logs.pipeline_run_id].append(logs)
+    return found
 
 
 def run_configuration(run) -> dict:
