@@ -1,5 +1,7 @@
 """Entities nested in other entities' `resources`, and envelopes that load page-wide data once."""
 
+from django.db.models import Prefetch, prefetch_related_objects
+
 from core.api.envelope import OwnedEnvelope, denied
 from mlmeta.api.envelopes.common import TagEnvelope
 from tenants.api.envelopes import nested_user
@@ -23,6 +25,22 @@ def nested(envelope_class, obj, within=None) -> dict | None:
     if envelope.name_attr:
         data["name"] = getattr(obj, envelope.name_attr)
     return data
+
+
+def load_related(objects, relations: dict) -> None:
+    """Load the rows that `objects` link to, one query per foreign key ({name: queryset, or None
+    for the default}), leaving out the objects whose key is empty or whose row is loaded already:
+    Django prepares a query even when every object's key is empty."""
+    for name, queryset in relations.items():
+        missing = [obj for obj in objects if unloaded(obj, name)]
+        if missing:
+            prefetch_related_objects(missing, Prefetch(name, queryset=queryset))
+
+
+def unloaded(obj, name: str) -> bool:
+    """Whether the foreign key `name` of `obj` points at a row that is not loaded yet."""
+    descriptor = getattr(type(obj), name)
+    return getattr(obj, descriptor.field.attname) is not None and not descriptor.is_cached(obj)
 
 
 class PageEnvelope(OwnedEnvelope):

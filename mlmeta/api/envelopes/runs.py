@@ -7,14 +7,14 @@ costs a fixed number of queries whatever its size.
 
 from collections import defaultdict
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch
 
 from core.api.envelope import OwnedEnvelope, id_or_none
 from core.api.timestamps import ts
 from mlmeta.api.envelopes.artifacts import ArtifactVersionEnvelope
 from mlmeta.api.envelopes.common import run_metadata_by_resource, tags_by_resource
 from mlmeta.api.envelopes.models import ModelVersionEnvelope
-from mlmeta.api.envelopes.nested import PageEnvelope, nested
+from mlmeta.api.envelopes.nested import PageEnvelope, load_related, nested
 from mlmeta.api.envelopes.pipelines import (
     SNAPSHOT_HEAVY,
     CodeReferenceEnvelope,
@@ -78,14 +78,33 @@ class RunEnvelope(PageEnvelope):
         self.include_full_metadata = include_full_metadata
 
     def load(self, runs):
-        take_from_snapshots(runs)
-        prefetch_related_objects(runs, *SNAPSHOT_RELATIONS)  # what the snapshots did not hold
+        self.load_related(runs)
         ids = [run.pk for run in runs]
         self.logs = logs_by_run(ids)
         self.tags = tags_by_resource(TaggableResourceType.PIPELINE_RUN, ids)
         self.run_metadata = run_metadata_by_resource(MetadataResourceType.PIPELINE_RUN, ids) if self.hydrate else {}
         if self.hydrate and self.include_full_metadata:
             self.add_step_metadata(ids)
+
+    def load_related(self, runs):
+        """One IN query per related table that the page uses. The pages share few snapshots,
+        pipelines and stacks, so each is built once per page instead of once per row of an 18-way
+        join (bench/RESULTS.md); the snapshot query brings the pipeline, stack, build and schedule
+        that the runs share with their snapshot."""
+        snapshot_heavy = [*SNAPSHOT_HEAVY, "pipeline_configuration", "client_environment"]
+        snapshots = PipelineSnapshot.objects.select_related(*SNAPSHOT_RELATIONS, "code_reference__code_repository")
+        load_related(runs, {"snapshot": snapshots.defer(*SNAPSHOT_HEAVY if self.hydrate else snapshot_heavy)})
+        take_from_snapshots(runs)
+        load_related(
+            runs,
+            {
+                "source_snapshot": PipelineSnapshot.objects.select_related("build").defer(*snapshot_heavy),
+                "model_version": ModelVersion.objects.select_related("model"),
+                "original_run": None,
+                "parent_run": None,
+                **dict.fromkeys(SNAPSHOT_RELATIONS),
+            },
+        )
 
     def add_step_metadata(self, run_ids):
         """With `include_full_metadata`, step metadata joins the run's as `<step>::<key>`."""
@@ -155,29 +174,9 @@ class RunEnvelope(PageEnvelope):
 
     @classmethod
     def prefetch(cls, queryset, hydrate):
-        # One narrow query for the page of runs, then one IN query per related table that the
-        # page uses (none for a relation that is empty on every run of the page). The pages share
-        # few snapshots, pipelines and stacks, so each is built once per page instead of once per
-        # row of an 18-way join: at 1,000 runs this halved the server's CPU per runs page
-        # (bench/RESULTS.md). The snapshot query brings the pipeline, stack, build and schedule
-        # that the runs share with their snapshot (`take_from_snapshots`).
-        snapshot_heavy = list(SNAPSHOT_HEAVY)
-        if not hydrate:
-            snapshot_heavy += ["pipeline_configuration", "client_environment"]
-        snapshots = PipelineSnapshot.objects.select_related(*SNAPSHOT_RELATIONS, "code_reference__code_repository")
-        source_snapshots = PipelineSnapshot.objects.select_related("build").defer(
-            *SNAPSHOT_HEAVY, "pipeline_configuration", "client_environment"
-        )
-        queryset = queryset.select_related("user").prefetch_related(
-            Prefetch("snapshot", queryset=snapshots.defer(*snapshot_heavy)),
-            Prefetch("source_snapshot", queryset=source_snapshots),
-            Prefetch("model_version", queryset=ModelVersion.objects.select_related("model")),
-            "original_run",
-            "parent_run",
-        )
-        if not hydrate:
-            queryset = queryset.defer("client_environment", "orchestrator_environment")
-        return queryset
+        """One narrow query for the page of runs; `load_related` brings what they link to."""
+        queryset = queryset.select_related("user")
+        return queryset if hydrate else queryset.defer("client_environment", "orchestrator_environment")
 
 
 # A run is made with its snapshot's pipeline, stack, build and schedule.

@@ -152,10 +152,11 @@ class RunViewSet(ProjectScopedViewSet):
     # --- reads -------------------------------------------------------------------------------
     def retrieve(self, request, *args, **kwargs):
         hydrate = hydrate_param(request, True)
-        run = self.get_object()
+        run = self.get_object(self.envelope_class.prefetch(self.get_queryset(), hydrate))
         if bool_param(request, "refresh_status", False):
             run.refresh_status()
-        return Response(self.render(run, hydrate))
+            return Response(self.render(run, hydrate))  # read again: the refresh may change it
+        return Response(self.envelope(hydrate).render(run))
 
     @action(detail=True, methods=["get"])
     def status(self, request, pk=None):
