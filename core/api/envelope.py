@@ -2,7 +2,6 @@
 `{"body", "metadata", "resources", "id", "permission_denied", "name"}`."""
 
 from collections import defaultdict
-from functools import reduce
 
 from core.api.timestamps import ts
 
@@ -21,7 +20,11 @@ def denied(obj, name_attr: str | None = "name") -> dict:
 
 def related(obj, path: str):
     """`obj.a.b` for the path "a.b"; None when a link on the way is empty."""
-    return reduce(lambda row, name: None if row is None else getattr(row, name), path.split("."), obj)
+    for name in path.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, name)
+    return obj
 
 
 class Visibility:
@@ -39,8 +42,8 @@ class Visibility:
     def prime(self, rows) -> None:
         """Decide about all of `rows` (related objects of a page) with one question per model."""
         wanted = defaultdict(set)
-        for row in rows:
-            if row is not None and row.pk not in self.decided[type(row)]:
+        for row in {id(row): row for row in rows if row is not None}.values():  # a page shares most
+            if row.pk not in self.decided[type(row)]:
                 wanted[type(row)].add(row.pk)
         for model, ids in wanted.items():
             readable = self.readable_ids(model, ids)

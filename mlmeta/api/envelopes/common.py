@@ -41,11 +41,12 @@ class TagResourceEnvelope(Envelope):
 
 
 def tags_by_resource(resource_type: str, ids) -> dict:
-    """{resource id: [Tag, ...]} for the given resources, in one query."""
+    """{resource id: [Tag, ...]} for the given resources, in one query. Nested tags are not hydrated,
+    so their users are not loaded."""
     found = defaultdict(list)
     links = (
         TagResource.objects.filter(resource_type=resource_type, resource_id__in=list(ids))
-        .select_related("tag__user")
+        .select_related("tag")
         .order_by("tag__name")
     )
     for link in links:

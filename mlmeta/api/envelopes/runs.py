@@ -186,13 +186,14 @@ SNAPSHOT_RELATIONS = ("pipeline", "stack", "build", "schedule")
 def take_from_snapshots(runs) -> None:
     """Give each run the related rows it shares with its (prefetched) snapshot, so they need no
     query of their own."""
+    fields = [PipelineRun._meta.get_field(name) for name in SNAPSHOT_RELATIONS]
     for run in runs:
         if run.snapshot is None:
             continue
-        for name in SNAPSHOT_RELATIONS:
-            pk = getattr(run, f"{name}_id")
-            if pk is not None and pk == getattr(run.snapshot, f"{name}_id"):
-                setattr(run, name, getattr(run.snapshot, name))
+        for field in fields:
+            pk = getattr(run, field.attname)
+            if pk is not None and pk == getattr(run.snapshot, field.attname):
+                field.set_cached_value(run, getattr(run.snapshot, field.name))  # as a prefetch does
 
 
 def logs_by_run(run_ids) -> dict:
