@@ -175,9 +175,23 @@ class RunEnvelope(PageEnvelope):
     @classmethod
     def prefetch(cls, queryset, hydrate):
         """One narrow query for the page of runs; `load_related` brings what they link to."""
-        queryset = queryset.select_related("user")
-        return queryset if hydrate else queryset.defer("client_environment", "orchestrator_environment")
+        queryset = queryset.select_related("user").defer(*UNRENDERED_COLUMNS)
+        return queryset if hydrate else queryset.defer(*METADATA_COLUMNS)
 
+
+# Columns of a run that no envelope shows, and those only its `metadata` (hydrated) shows.
+UNRENDERED_COLUMNS = ("launch", "runner_claimed_at", "duration")
+METADATA_COLUMNS = (
+    "client_environment",
+    "orchestrator_environment",
+    "orchestrator_run_id",
+    "start_time",
+    "end_time",
+    "trigger_info",
+    "trigger_execution_info",
+    "exception_info",
+    "enable_heartbeat",
+)
 
 # A run is made with its snapshot's pipeline, stack, build and schedule.
 SNAPSHOT_RELATIONS = ("pipeline", "stack", "build", "schedule")
