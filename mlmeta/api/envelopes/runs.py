@@ -108,11 +108,11 @@ class RunEnvelope(PageEnvelope):
 
     def add_step_metadata(self, run_ids):
         """With `include_full_metadata`, step metadata joins the run's as `<step>::<key>`."""
-        steps = dict(StepRun.objects.filter(pipeline_run__in=run_ids).values_list("id", "name"))
-        runs_of = dict(StepRun.objects.filter(pipeline_run__in=run_ids).values_list("id", "pipeline_run_id"))
+        steps = StepRun.objects.filter(pipeline_run__in=run_ids).values_list("id", "name", "pipeline_run_id")
+        steps = {step_id: (name, run_id) for step_id, name, run_id in steps}
         for step_id, values in run_metadata_by_resource(MetadataResourceType.STEP_RUN, list(steps)).items():
-            run_values = self.run_metadata.setdefault(runs_of[step_id], {})
-            run_values.update({f"{steps[step_id]}::{key}": value for key, value in values.items()})
+            name, run_id = steps[step_id]
+            self.run_metadata.setdefault(run_id, {}).update({f"{name}::{key}": value for key, value in values.items()})
 
     def body(self, run) -> dict:
         return {
