@@ -126,6 +126,14 @@ class DashboardRunFilterSet(django_filters.FilterSet):
         tagged = TagResource.objects.filter(resource_type=TaggableResourceType.PIPELINE_RUN, tag__name=value)
         return runs.filter(pk__in=tagged.values("resource_id"))
 
+    def __init__(self, *args, window: int | None = None, **kwargs):
+        """`window`: the last row the shown page needs (page number x page size), so a sort by a
+        metadata key reads that many index entries instead of sorting every run; `counted` is
+        then the list to count (unsorted, every row)."""
+        super().__init__(*args, **kwargs)
+        self.window = window
+        self.counted = None
+
     def keep(self, runs, name, value):
         return runs  # the metadata condition and the sort read several fields: filter_queryset applies them
 
@@ -143,5 +151,14 @@ class DashboardRunFilterSet(django_filters.FilterSet):
         if sort in ("metadata", "-metadata"):
             if not data.get("sort_key"):
                 return runs.order_by(*SORTS["-created"])
-            return sort_by_metadata(runs, MetadataResourceType.PIPELINE_RUN, data["sort_key"], sort == "-metadata")
+            self.counted = runs
+            tenant_id = getattr(getattr(self.request, "tenant", None), "pk", None)
+            return sort_by_metadata(
+                runs,
+                MetadataResourceType.PIPELINE_RUN,
+                data["sort_key"],
+                sort == "-metadata",
+                window=self.window,
+                tenant_id=tenant_id,
+            )
         return runs.order_by(*SORTS[sort])

@@ -105,10 +105,14 @@ class RunListView(DashboardMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         filters = DashboardRunFilterSet(
-            self.request.GET, queryset=self.scoped(PipelineRun).select_related("pipeline", "user", "stack")
+            self.request.GET,
+            queryset=self.scoped(PipelineRun).select_related("pipeline", "user", "stack"),
+            request=self.request,
+            window=_window(self.request.GET.get("page"), self.paginate_by),
         )
         form, runs = filters.form, filters.qs
-        page = CappedCountPaginator(runs, self.paginate_by).get_page(self.request.GET.get("page"))
+        paginator = CappedCountPaginator(runs, self.paginate_by, counted=filters.counted)
+        page = paginator.get_page(self.request.GET.get("page"))
         rows = list(page.object_list)
         context.update(
             form=form,
@@ -124,6 +128,16 @@ class RunListView(DashboardMixin, TemplateView):
         for run in rows:
             run.tag_names = context["tags"].get(run.pk, [])
         return context
+
+
+def _window(raw_page, per_page: int) -> int | None:
+    """The rows up to the end of the asked page; None (every row) when the paginator would pick
+    the page itself (a page that is no positive number shows the last one)."""
+    try:
+        page = int(raw_page or 1)
+    except ValueError:
+        return per_page
+    return page * per_page if page >= 1 else None
 
 
 def _without_page(query) -> str:

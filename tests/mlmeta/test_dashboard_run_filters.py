@@ -133,3 +133,21 @@ def test_runs_page_renders_the_metadata_fields_without_inline_script_or_style(al
     for name in ("metadata_key", "metadata_op", "metadata_value", "sort_key"):
         assert f'name="{name}"' in html
     assert 'value="-metadata" selected' in html and "style=" not in html and "<script>" not in html
+
+
+def test_metadata_sort_pages_through_every_run_once(alice_client, world):  # noqa: F811
+    """The sort reads only the rows up to the shown page (`window`), yet the page count is of the
+    whole list and the pages together show each run once: numbered runs by value, then the rest."""
+    for i in range(40):
+        run = make_run(world, f"r{i:02}", created=timezone.now() - timedelta(minutes=60 - i))
+        if i % 4:
+            log_metadata(world, run, accuracy=i / 100)
+    shown = []
+    for page in (1, 2):
+        response = alice_client.get(f"/runs/?sort=-metadata&sort_key=accuracy&page={page}")
+        assert response.status_code == 200 and response.context["page"].paginator.num_pages == 2
+        shown += [run.name for run in response.context["runs"]]
+    numbered = [f"r{i:02}" for i in range(39, 0, -1) if i % 4]
+    assert shown == numbered + [f"r{i:02}" for i in range(0, 40, 4)]
+    past_the_end = alice_client.get("/runs/?sort=-metadata&sort_key=accuracy&page=9")
+    assert [run.name for run in past_the_end.context["runs"]] == shown[25:]
