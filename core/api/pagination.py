@@ -6,7 +6,7 @@ is exact only up to `EXACT_COUNT_LIMIT` rows (a count over a LIMITed subquery) a
 planner's row estimate. An estimated page stays valid for the client, which walks pages until
 `index == total_pages`: the page is fetched with one extra row, so a page with a next page always
 reports `total_pages > index`, and the page that ends the list reports the exact total and
-`total_pages == index`.
+`total_pages == index`. A page that ends the list needs no count at all.
 """
 
 import json
@@ -78,25 +78,25 @@ def _past_the_end(page: int, size: int, total: int) -> ZenError:
 def paginate(queryset, params, counted=None) -> tuple[list, dict]:
     """Return (rows of the page, page fields without `items`); a page past the end is a 400.
 
-    `counted` is the same rows as `queryset` when that one is narrowed to what the page needs
-    (a sort by a metadata value keeps only the rows up to the page's end)."""
-    counted = queryset if counted is None else counted
+    The page is fetched first, with one extra row: a page that ends the list knows its exact total
+    without a count (most lists the client asks for, lookups by name or the steps of a run, fit
+    in one page). `counted` is the same rows as `queryset` without what the page needs (the
+    render's joins and annotations; a sort by a metadata value keeps only the rows up to the
+    page's end and one more), cheaper to count and complete."""
     page, size = page_params(params)
-    total, exact = _total(counted)
     offset = (page - 1) * size
-    if exact:
-        total_pages = max(1, math.ceil(total / size))
-        if total and page > total_pages:
+    rows = list(queryset[offset : offset + size + 1])
+    more, rows = len(rows) > size, rows[:size]
+    counted = queryset if counted is None else counted
+    if not more and (rows or page == 1):  # this page ends the list
+        total = offset + len(rows)
+    elif not rows:  # past the end
+        total = counted.count()
+        if total:
             raise _past_the_end(page, size, total)
-        rows = list(queryset[offset : offset + size]) if total else []
     else:
-        rows = list(queryset[offset : offset + size + 1])
-        if not rows and page > 1:
-            raise _past_the_end(page, size, counted.count())
-        if len(rows) > size:  # a next page exists: the estimate must promise at least one more page
-            rows = rows[:size]
+        total, exact = _total(counted)
+        if not exact:  # the estimate must promise at least one more page
             total = max(total, offset + size + 1)
-        else:  # this page ends the list, so its total is known exactly
-            total = offset + len(rows)
-        total_pages = max(1, math.ceil(total / size))
+    total_pages = max(1, math.ceil(total / size))
     return rows, {"index": page, "max_size": size, "total_pages": total_pages, "total": total}

@@ -25,13 +25,13 @@ def refuse_if_readable(request, model, pk, action: str, label: str) -> None:
         raise IllegalOperationError(f"Insufficient permissions to {action} this {label}.")
 
 
-def resolve(request, model, value, field: str, label: str, action: str = "read"):
-    """The row with id `value` (None stays None); 404 when the caller cannot see it, 403 when
-    they see it but may not `action` it."""
+def resolve(request, model, value, field: str, label: str, action: str = "read", select=()):
+    """The row with id `value` (None stays None), with its `select` relations loaded; 404 when
+    the caller cannot see it, 403 when they see it but may not `action` it."""
     pk = parse_uuid(value, field)
     if pk is None:
         return None
-    obj = restricted(request, model, action).filter(pk=pk).first()
+    obj = restricted(request, model, action).select_related(*select).filter(pk=pk).first()
     if obj is None:
         refuse_if_readable(request, model, pk, action, label)
         raise not_found(label, pk)
@@ -50,9 +50,9 @@ def resolve_project(request, value) -> Project:
     return project
 
 
-def resolve_in_project(request, model, value, field: str, label: str, project):
+def resolve_in_project(request, model, value, field: str, label: str, project, select=()):
     """Like `resolve`, for rows that must also belong to `project`."""
-    obj = resolve(request, model, value, field, label)
+    obj = resolve(request, model, value, field, label, select=select)
     if obj is not None and obj.project_id != project.pk:
         raise EntityNotFound(f"Unable to get {label} with ID '{obj.pk}': it belongs to another project")
     return obj

@@ -8,6 +8,8 @@ page that ends the list `total_pages == index` with the exact total.
 import math
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from core.api import pagination
 from tenants import access
@@ -79,6 +81,23 @@ def test_under_the_limit_the_total_is_exact_and_no_estimate_is_asked(api, monkey
     page = api.get("/api/v1/flavors?page=2&size=5").json()
     assert (page["index"], page["total"], page["total_pages"], len(page["items"])) == (2, FLAVORS, 17, 5)
     assert api.get("/api/v1/flavors?page=18&size=5").status_code == 400
+
+
+def test_a_page_that_ends_the_list_is_not_counted(api):
+    def counts(url):
+        with CaptureQueriesContext(connection) as queries:
+            page = api.get(url).json()
+        return page, sum("COUNT(" in query["sql"] for query in queries.captured_queries)
+
+    page, counted = counts("/api/v1/flavors?page=1&size=100")
+    assert (page["total"], page["total_pages"], len(page["items"]), counted) == (FLAVORS, 1, FLAVORS, 0)
+    page, counted = counts("/api/v1/flavors?page=17&size=5")  # the last page, 2 rows
+    assert (page["total"], page["total_pages"], len(page["items"]), counted) == (FLAVORS, 17, 2, 0)
+    page, counted = counts("/api/v1/flavors?page=2&size=41")  # exactly full, nothing after it
+    assert (page["total"], page["total_pages"], len(page["items"]), counted) == (FLAVORS, 2, 41, 0)
+    page, counted = counts("/api/v1/flavors?page=1&size=5")  # more pages follow: counted
+    assert (page["total"], page["total_pages"], counted) == (FLAVORS, 17, 1)
+    assert counts("/api/v1/flavors?page=1&size=5&name=nothing-by-this-name")[0]["total"] == 0
 
 
 @pytest.mark.postgres

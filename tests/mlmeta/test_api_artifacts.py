@@ -246,3 +246,11 @@ def test_artifact_versions_page_takes_a_bounded_number_of_queries(zen, api, djan
     assert all(item["metadata"]["visualizations"] for item in page["items"])
     with django_assert_max_num_queries(8):
         assert api.get("/api/v1/artifacts?size=20").json()["total"] == 4
+
+
+def test_artifact_batch_create_takes_a_bounded_number_of_queries(zen, django_assert_max_num_queries):
+    zen.versions("data")
+    visualizations = [{"type": "json", "uri": "/x.json"}]
+    with django_assert_max_num_queries(20):
+        [version] = zen.versions("data", metadata={"k": 1}, visualizations=visualizations)
+    assert version["body"]["version"] == "2" and version["metadata"]["run_metadata"] == {"k": 1}

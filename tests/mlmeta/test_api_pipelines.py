@@ -221,3 +221,13 @@ def test_pipelines_and_snapshots_of_another_tenant_are_invisible(zen, outsider):
     }
     outsider.call("post", "/logs", log, status=404)
     assert not Logs.objects.exists()
+
+
+def test_pipelines_page_takes_a_bounded_number_of_queries(zen, admin, django_assert_max_num_queries):
+    for name in ("a", "b", "c"):
+        zen.run(zen.snapshot(zen.pipeline(name)), f"{name}-run")
+    query = f"hydrate=False&sort_by=desc:created&logical_operator=and&page=1&size=20&project={zen.project}"
+    with django_assert_max_num_queries(5):  # was 7: no count (the page ends the list), no users again
+        page = zen.call("get", f"/pipelines?{query}")
+    assert page["total"] == 3 and page["total_pages"] == 1
+    assert {item["resources"]["latest_run_user"]["name"] for item in page["items"]} == {admin.username}

@@ -205,9 +205,19 @@ def test_steps_page_takes_a_bounded_number_of_queries(zen, api, django_assert_ma
         step = zen.step(run, name, inputs={"x": [previous["id"]]} if previous else {})
         [previous] = zen.versions(f"out-{name}", tags=["t"])
         zen.call("put", f"/steps/{step['id']}", {"outputs": {"output": [previous["id"]]}})
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):
         page = api.get(f"/api/v1/steps?size=20&pipeline_run_id={run['id']}").json()
     assert len(page["items"]) == 20 and all(item["resources"]["outputs"] for item in page["items"])
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(12):
         page = api.get("/api/v1/steps?size=20&hydrate=True").json()
     assert all(item["metadata"]["config"]["name"] == item["name"] for item in page["items"])
+
+
+def test_step_create_takes_a_bounded_number_of_queries(zen, django_assert_max_num_queries):
+    run, _ = zen.run(zen.snapshot(zen.pipeline()), "r", status="running", orchestrator_run_id="o")
+    load = zen.step(run, "load")
+    with django_assert_max_num_queries(23):  # the run comes with its snapshot; its project is not read again
+        fit = zen.step(run, "fit")
+    assert fit["metadata"]["parent_step_ids"] == [load["id"]]
+    assert fit["metadata"]["config"]["name"] == "fit"
+    assert fit["metadata"]["snapshot_id"] == run["resources"]["snapshot"]["id"]

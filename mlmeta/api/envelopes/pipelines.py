@@ -31,8 +31,13 @@ def with_latest_run(queryset, via: str):
 
 
 def latest_run_users(rows) -> dict:
-    ids = {row.latest_run_user_id for row in rows if getattr(row, "latest_run_user_id", None)}
-    return {user.pk: user for user in User.objects.filter(pk__in=ids)} if ids else {}
+    """{id: User} of the rows' latest runs; the rows' own users (loaded with them, and most often
+    who ran them last) are not fetched again."""
+    users = {row.user.pk: row.user for row in rows if row.user_id is not None}
+    ids = {row.latest_run_user_id for row in rows if getattr(row, "latest_run_user_id", None)} - users.keys()
+    if ids:
+        users.update((user.pk, user) for user in User.objects.filter(pk__in=ids))
+    return users
 
 
 def without_packages(environment: dict | None) -> dict:

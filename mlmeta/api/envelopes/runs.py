@@ -7,7 +7,7 @@ costs a fixed number of queries whatever its size.
 
 from collections import defaultdict
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 
 from core.api.envelope import OwnedEnvelope, id_or_none
 from core.api.timestamps import ts
@@ -250,8 +250,9 @@ class StepEnvelope(PageEnvelope):
             return
         ids = [step.pk for step in steps]
         self.run_metadata = run_metadata_by_resource(MetadataResourceType.STEP_RUN, ids)
-        run_ids = {step.pipeline_run_id for step in steps}
-        self.snapshot_of = dict(PipelineRun.objects.filter(pk__in=run_ids).values_list("id", "snapshot_id"))
+        self.snapshot_of = {s.pipeline_run_id: s.run_snapshot_id for s in steps if hasattr(s, "run_snapshot_id")}
+        runs = PipelineRun.objects.filter(pk__in={step.pipeline_run_id for step in steps} - self.snapshot_of.keys())
+        self.snapshot_of.update(runs.values_list("id", "snapshot_id"))  # no query when all were annotated
         snapshots = PipelineSnapshot.objects.filter(pk__in=set(self.snapshot_of.values()))
         self.snapshot_steps = dict(snapshots.values_list("id", "step_configurations"))
 
@@ -310,6 +311,7 @@ class StepEnvelope(PageEnvelope):
         )
         if hydrate:
             queryset = queryset.prefetch_related(Prefetch("parents", queryset=StepRun.objects.only("id")))
+            queryset = queryset.annotate(run_snapshot_id=F("pipeline_run__snapshot_id"))
         return queryset
 
 

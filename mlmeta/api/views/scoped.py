@@ -26,10 +26,10 @@ class ProjectScopedViewSet(ZenViewSet):
     def project(self, data):
         return references.resolve_project(self.request, data["project"])
 
-    def ref(self, model, value, field: str, label: str, project=None):
+    def ref(self, model, value, field: str, label: str, project=None, select=()):
         if project is not None:
-            return references.resolve_in_project(self.request, model, value, field, label, project)
-        return references.resolve(self.request, model, value, field, label)
+            return references.resolve_in_project(self.request, model, value, field, label, project, select)
+        return references.resolve(self.request, model, value, field, label, select=select)
 
     def add_tags(self, obj, names) -> None:
         if names:

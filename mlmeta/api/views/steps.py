@@ -60,13 +60,14 @@ class StepViewSet(ProjectScopedViewSet):
 
     # --- create ------------------------------------------------------------------------------
     def perform_create(self, data):
-        run = self.ref(PipelineRun, data["pipeline_run_id"], "pipeline_run_id", "pipeline run", self.project(data))
+        project = self.project(data)
+        run = self.ref(PipelineRun, data["pipeline_run_id"], "pipeline_run_id", "pipeline run", project, ("snapshot",))
         snapshot_steps = (run.snapshot.step_configurations if run.snapshot else None) or {}
         config, spec = step_configuration(
             StepRun(name=data["name"], dynamic_config=data.get("dynamic_config")), snapshot_steps
         )
         step = StepRun.objects.create(
-            project=run.project,
+            project=project,
             user=self.request.user,
             pipeline_run=run,
             name=data["name"],
@@ -79,10 +80,12 @@ class StepViewSet(ProjectScopedViewSet):
             substitutions={**run.substitutions(), **(config.get("substitutions") or {})},
             **{field: data.get(field) for field in STEP_FIELDS},
         )
-        step.parents.set(self.parents(run, step, data.get("parent_step_ids"), spec))
+        parents = self.parents(run, step, data.get("parent_step_ids"), spec)
+        if parents:  # a new step has none yet: nothing to compare or remove
+            step.parents.add(*parents)
         self.link_inputs(step, data.get("inputs") or {}, config)
         self.link_outputs(step, data.get("outputs") or {})
-        attach_logs(self.request, data.get("logs"), run.project, step_run=step)
+        attach_logs(self.request, data.get("logs"), project, step_run=step)
         run.refresh_status()
         return step
 
