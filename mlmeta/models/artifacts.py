@@ -62,7 +62,8 @@ class ArtifactVersion(ProjectOwnedModel):
     def save(self, *args, **kwargs):
         """Without a version, take the artifact's next number; concurrent creators get distinct ones."""
         if self._state.adding and not self.version:
-            with transaction.atomic():
+            # No savepoint when nested: a failure here fails the caller's transaction anyway.
+            with transaction.atomic(savepoint=False):
                 self.version_number = next_counter(Artifact, self.artifact_id, "version_counter")
                 self.version = str(self.version_number)
                 return super().save(*args, **kwargs)

@@ -71,7 +71,8 @@ class ModelVersion(ProjectOwnedModel):
 
     def save(self, *args, **kwargs):
         if self._state.adding and not self.number:
-            with transaction.atomic():
+            # No savepoint when nested: a failure here fails the caller's transaction anyway.
+            with transaction.atomic(savepoint=False):
                 self.number = next_counter(Model, self.model_id, "version_counter")
                 self.name = self.name or str(self.number)
                 return super().save(*args, **kwargs)

@@ -126,7 +126,7 @@ class PipelineRun(ProjectOwnedModel):
         once every step of its snapshot is completed or cached. Returns the status.
 
         The run row is locked first, so two steps finishing at once cannot both miss each other."""
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # within the caller's transaction if there is one
             self.status, step_count, is_dynamic = self._lock()
             rows = self.steps.values_list("name", "version", "status")
             statuses = run_status.latest_per_step(rows).values()
@@ -173,7 +173,8 @@ class PipelineRun(ProjectOwnedModel):
     def save(self, *args, **kwargs):
         """New runs of a pipeline take the next index; the counter keeps concurrent creators apart."""
         if self._state.adding and self.pipeline_id and not self.index:
-            with transaction.atomic():
+            # No savepoint when nested: a failure here fails the caller's transaction anyway.
+            with transaction.atomic(savepoint=False):
                 self.index = next_counter(type(self.pipeline), self.pipeline_id, "run_counter")
                 return super().save(*args, **kwargs)
         return super().save(*args, **kwargs)
