@@ -221,3 +221,9 @@ def test_step_create_takes_a_bounded_number_of_queries(zen, django_assert_max_nu
     assert fit["metadata"]["parent_step_ids"] == [load["id"]]
     assert fit["metadata"]["config"]["name"] == "fit"
     assert fit["metadata"]["snapshot_id"] == run["resources"]["snapshot"]["id"]
+    [model] = zen.versions("model")
+    finished = {"outputs": {"output": [model["id"]]}, "status": "completed"}
+    with django_assert_max_num_queries(20):  # the output linked with one INSERT, project and run read with the step
+        fit = zen.call("put", f"/steps/{fit['id']}", finished)
+    assert [v["id"] for v in fit["resources"]["outputs"]["output"]] == [model["id"]]
+    assert zen.call("put", f"/steps/{fit['id']}", finished)["resources"]["outputs"] == fit["resources"]["outputs"]

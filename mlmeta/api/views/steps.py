@@ -56,6 +56,8 @@ class StepViewSet(ProjectScopedViewSet):
         if "run_pk" in self.kwargs:  # GET /runs/{id}/steps
             run = references.resolve(self.request, PipelineRun, self.kwargs["run_pk"], "run_id", "pipeline run")
             queryset = queryset.filter(pipeline_run=run)
+        if self.action == "update":  # saving reads the project (the row's tenant), the status the run
+            queryset = queryset.select_related("project", "pipeline_run")
         return queryset
 
     # --- create ------------------------------------------------------------------------------
@@ -125,27 +127,32 @@ class StepViewSet(ProjectScopedViewSet):
             )
         return found
 
+    # Links are unique per (step, name, version): one INSERT for all, a link already made stays as it was.
     def link_inputs(self, step, inputs: dict, config: dict, kind=None) -> None:
         found = self.versions(inputs)
-        for name, ids in inputs.items():
-            for pk in ids:
-                StepRunInput.objects.get_or_create(
-                    step_run=step,
-                    name=name,
-                    artifact_version=found[parse_uuid(pk, name)],
-                    defaults={"type": kind or input_type(config, name), "tenant_id": step.tenant_id},
-                )
+        links = [
+            StepRunInput(
+                step_run=step,
+                name=name,
+                artifact_version=found[parse_uuid(pk, name)],
+                type=kind or input_type(config, name),
+                tenant_id=step.tenant_id,
+            )
+            for name, ids in inputs.items()
+            for pk in ids
+        ]
+        StepRunInput.objects.bulk_create(links, ignore_conflicts=True)
 
     def link_outputs(self, step, outputs: dict) -> None:
         found = self.versions(outputs)
-        for name, ids in outputs.items():
-            for pk in ids:
-                StepRunOutput.objects.get_or_create(
-                    step_run=step,
-                    name=name,
-                    artifact_version=found[parse_uuid(pk, name)],
-                    defaults={"tenant_id": step.tenant_id},
-                )
+        links = [
+            StepRunOutput(
+                step_run=step, name=name, artifact_version=found[parse_uuid(pk, name)], tenant_id=step.tenant_id
+            )
+            for name, ids in outputs.items()
+            for pk in ids
+        ]
+        StepRunOutput.objects.bulk_create(links, ignore_conflicts=True)
 
     # --- update ------------------------------------------------------------------------------
     def perform_update(self, step, data):
