@@ -251,6 +251,6 @@ def test_artifact_versions_page_takes_a_bounded_number_of_queries(zen, api, djan
 def test_artifact_batch_create_takes_a_bounded_number_of_queries(zen, django_assert_max_num_queries):
     zen.versions("data")
     visualizations = [{"type": "json", "uri": "/x.json"}]
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(18):
         [version] = zen.versions("data", metadata={"k": 1}, visualizations=visualizations)
     assert version["body"]["version"] == "2" and version["metadata"]["run_metadata"] == {"k": 1}

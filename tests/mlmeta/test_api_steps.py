@@ -216,14 +216,14 @@ def test_steps_page_takes_a_bounded_number_of_queries(zen, api, django_assert_ma
 def test_step_create_takes_a_bounded_number_of_queries(zen, django_assert_max_num_queries):
     run, _ = zen.run(zen.snapshot(zen.pipeline()), "r", status="running", orchestrator_run_id="o")
     load = zen.step(run, "load")
-    with django_assert_max_num_queries(23):  # the run comes with its snapshot; its project is not read again
+    with django_assert_max_num_queries(21):  # the run comes with its snapshot; its project is not read again
         fit = zen.step(run, "fit")
     assert fit["metadata"]["parent_step_ids"] == [load["id"]]
     assert fit["metadata"]["config"]["name"] == "fit"
     assert fit["metadata"]["snapshot_id"] == run["resources"]["snapshot"]["id"]
     [model] = zen.versions("model")
     finished = {"outputs": {"output": [model["id"]]}, "status": "completed"}
-    with django_assert_max_num_queries(20):  # the output linked with one INSERT, project and run read with the step
+    with django_assert_max_num_queries(19):  # the output linked with one INSERT, project and run read with the step
         fit = zen.call("put", f"/steps/{fit['id']}", finished)
     assert [v["id"] for v in fit["resources"]["outputs"]["output"]] == [model["id"]]
     assert zen.call("put", f"/steps/{fit['id']}", finished)["resources"]["outputs"] == fit["resources"]["outputs"]
