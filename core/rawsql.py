@@ -4,6 +4,12 @@ models' metadata, and raw values are turned into Python the way Django's compile
 kept as text on SQLite, JSON, aware datetimes, booleans)."""
 
 
+def cache_key(connection) -> tuple[str, str]:
+    """What SQL and converters built for `connection` are kept under: its alias and its database
+    (tests swap the default alias to another database; production never does)."""
+    return connection.alias, connection.vendor
+
+
 class Columns:
     """Columns `alias.column` of model fields, as SQL and as converters for the values read."""
 
@@ -19,14 +25,14 @@ class Columns:
         return ", ".join(f"{alias}.{q(field.column)}" for alias, field in self.columns)
 
     def _for(self, connection) -> list:
-        found = self._converters.get(connection.alias)
+        found = self._converters.get(cache_key(connection))
         if found is None:
             found = []
             for alias, field in self.columns:
                 col = field.get_col(alias)
                 converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
                 found.append((col, converters))
-            self._converters[connection.alias] = found
+            self._converters[cache_key(connection)] = found
         return found
 
     def convert(self, values, connection) -> list:

@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework import authentication
 
 from core.api.exceptions import CredentialsNotValid
-from core.rawsql import Columns, fields
+from core.rawsql import Columns, cache_key, fields
 from tenants import rbac, tokens
 from tenants.models import APIKey, OAuthDevice, User
 from tenants.oauth import looks_like_dot_token
@@ -88,11 +88,11 @@ def _lookup(claims: dict, tenant) -> tuple:
     assignments (tenants.rbac.assignments_query). The user is None when missing or inactive."""
     users, keys, devices, assignments = _columns()
     pk = User._meta.pk
-    sql = _SQL.get(connection.alias)
+    sql = _SQL.get(cache_key(connection))
     assignments_sql, assignments_params = rbac.assignments_query(connection, claims["sub"])
     if sql is None:
         q = connection.ops.quote_name
-        sql = _SQL[connection.alias] = (
+        sql = _SQL[cache_key(connection)] = (
             f"SELECT {users.sql(connection)}, {keys.sql(connection)}, {devices.sql(connection)}, a.* "  # noqa: S608 - our own tables and columns
             f"FROM {q(User._meta.db_table)} u "
             f"LEFT OUTER JOIN {q(APIKey._meta.db_table)} k ON k.id = %s AND k.service_account_id = u.id "

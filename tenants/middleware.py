@@ -6,7 +6,7 @@ from django.http import Http404, JsonResponse
 from django.urls import get_script_prefix, set_script_prefix
 from django.views.defaults import page_not_found
 
-from core.rawsql import Columns
+from core.rawsql import Columns, cache_key
 from tenants.models import Tenant
 
 TENANT_PREFIX = re.compile(r"^/t/(?P<slug>[^/]+)")
@@ -57,11 +57,11 @@ _SQL: dict = {}
 def active_tenant(slug: str | None = None) -> Tenant | None:
     """The active tenant `slug`, or the default tenant: looked up on every request, so in SQL built
     once per process (the ORM would spend longer compiling the query than the database running it)."""
-    sql = _SQL.get(connection.alias)
+    sql = _SQL.get(cache_key(connection))
     if sql is None:
         table = connection.ops.quote_name(Tenant._meta.db_table)
         select = f"SELECT {_columns().sql(connection)} FROM {table} t WHERE t.active = %s AND "  # noqa: S608
-        sql = _SQL[connection.alias] = {
+        sql = _SQL[cache_key(connection)] = {
             "slug": select + "t.slug = %s",
             "default": select + "t.is_default = %s ORDER BY t.slug LIMIT 1",
         }

@@ -129,9 +129,10 @@ def assignments_query(connection, user_id, user_sql: str = "%s") -> tuple[str, l
     tenant of the organization (`ot`), to which its content permissions apply. The user is
     `user_sql`, an SQL expression of one UUID parameter, `user_id` (by default the user's id).
     Built once per database: compiling it with the ORM on every request costs more than running it."""
+    from core.rawsql import cache_key
     from tenants.models import RoleAssignment, User
 
-    sql = _ASSIGNMENTS_SQL.get((connection.alias, user_sql))
+    sql = _ASSIGNMENTS_SQL.get((cache_key(connection), user_sql))
     if sql is None:
         from tenants.models import Role, Team, Tenant
 
@@ -150,7 +151,7 @@ def assignments_query(connection, user_id, user_sql: str = "%s") -> tuple[str, l
             "ON ot.organization_id = CASE WHEN ra.tenant_id IS NULL THEN ra.organization_id END AND ot.active = %s "
             "WHERE ra.tenant_id IS NULL OR t.active = %s"
         )
-        _ASSIGNMENTS_SQL[(connection.alias, user_sql)] = sql
+        _ASSIGNMENTS_SQL[(cache_key(connection), user_sql)] = sql
     user_id = User._meta.pk.get_db_prep_value(user_id, connection)
     return sql, [user_id, user_id, True, True]
 

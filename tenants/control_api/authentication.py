@@ -13,7 +13,7 @@ from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from core.rawsql import Columns
+from core.rawsql import Columns, cache_key
 from tenants import rbac
 from tenants.models import APIKey, User
 from tenants.models.service_accounts import KEY_PREFIX, decode_key
@@ -73,9 +73,9 @@ def _key_with_grants(key_id) -> APIKey | None:
     key_table = q(APIKey._meta.db_table)
     account_sql = f"(SELECT service_account_id FROM {key_table} WHERE id = %s)"  # noqa: S608 - our own table
     assignments_sql, assignments_params = rbac.assignments_query(connection, key_id, account_sql)
-    sql = _SQL.get(connection.alias)
+    sql = _SQL.get(cache_key(connection))
     if sql is None:
-        sql = _SQL[connection.alias] = (
+        sql = _SQL[cache_key(connection)] = (
             f"SELECT {users.sql(connection)}, {keys.sql(connection)}, a.* FROM {key_table} k "  # noqa: S608
             f"INNER JOIN {q(User._meta.db_table)} u ON u.id = k.service_account_id "
             f"LEFT OUTER JOIN ({assignments_sql}) a ON 1 = 1 WHERE k.id = %s"
