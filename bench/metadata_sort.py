@@ -51,7 +51,7 @@ def configure() -> None:
 def prepare() -> None:
     from django.core.management import call_command
 
-    from mlmeta.management.commands.seed_demo import refresh_statistics
+    from core import statistics
     from mlmeta.models import PipelineRun
     from tenants.models import Tenant
     from tenants.services import create_tenant
@@ -63,7 +63,7 @@ def prepare() -> None:
         if seeded < 1000:
             call_command("seed_demo", tenant=slug, runs=1000 - seeded, seed=8, batch_size=5000, verbosity=1)
         fill_by_copy(tenant, runs)
-    refresh_statistics()
+    statistics.refresh()
 
 
 # SQL per vendor: a series 1..k, a new id, a random accuracy like seed_demo's.

@@ -342,6 +342,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-oauth-tokens": {"task": "tenants.tasks.clear_expired_oauth_tokens", "schedule": 3600.0},
     "sweep-server-side-runs": {"task": "mlmeta.tasks.sweep_server_side_runs", "schedule": 300.0},
+    "refresh-statistics": {"task": "core.refresh_statistics", "schedule": 600.0},
 }
 
 # Server-side runs (mlmeta.launching): runners by name -> {"class": dotted path, **options}; more

@@ -2,9 +2,9 @@ import time
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import connection
 from tqdm import tqdm
 
+from core import statistics
 from core.commands import BaseCommand
 from mlmeta.demo import seed_demo
 from tenants.models import Membership, Project, Tenant, User
@@ -17,20 +17,6 @@ def positive(value: str) -> int:
     if number < 1:
         raise ValueError(value)
     return number
-
-
-def refresh_statistics() -> None:
-    """Let the query planner see the new row counts at once; with stale statistics PostgreSQL
-    plans a page of 20 runs out of 100,000 as nested loops over all of them (seconds, not ms)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA analysis_limit=1000")
-            cursor.execute("ANALYZE")
-        elif connection.in_atomic_block:
-            cursor.execute("ANALYZE")
-        else:
-            # VACUUM also fills the visibility map, so counts become index-only scans.
-            cursor.execute("VACUUM ANALYZE")
 
 
 class Command(BaseCommand):
@@ -79,7 +65,7 @@ class Command(BaseCommand):
                 batch_size=options["batch_size"],
                 progress=bar.update,
             )
-        refresh_statistics()
+        statistics.refresh()
         elapsed = max(time.monotonic() - started, 1e-6)
         self.stdout.write(
             self.style.SUCCESS(f"Added {result.runs} runs ({result.rows} rows) to tenant '{tenant.slug}'")
