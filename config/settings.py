@@ -170,6 +170,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound on the server, so psycopg prepares a statement the fifth time a
+    # connection runs it and PostgreSQL stops planning it: planning was 4-5 ms of a runs page's
+    # 7 queries (bench/RESULTS.md). Off behind a pooler in transaction mode that cannot keep
+    # prepared statements (PgBouncer before 1.21).
+    if read.bool("DATABASE_PREPARED_STATEMENTS", True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tenants.User"

@@ -6,6 +6,7 @@ with OR instead of AND. Each FilterSet only declares which parameters exist and 
 value they take; parsing happens here once for all resources.
 """
 
+import copy
 import json
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from collections.abc import Callable
 import django_filters
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
+from django.http import QueryDict
 
 from core.api.timestamps import parse_ts
 from core.api.validation import invalid
@@ -211,12 +213,25 @@ class ZenFilterSet(django_filters.FilterSet):
 
     sort_fields = ("created", "updated", "id")
 
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        """As django-filter's, except that the declared filters are not deep-copied for every
+        request (a list declares up to 40; copying them was a tenth of a runs page's CPU):
+        `filters` is the class's, read only, and `conditions()` copies the few a request uses."""
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset if queryset is not None else self._meta.model._default_manager.all()
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = self.base_filters
+
     def conditions(self) -> list[Q]:
         result = []
-        for name, flt in self.filters.items():
-            if not isinstance(flt, ZenFilter):
+        for name in self.data:
+            declared = self.filters.get(name)
+            if not isinstance(declared, ZenFilter):
                 continue
-            flt.param_name = name
+            flt = copy.copy(declared)
+            flt.param_name, flt.model, flt.parent = name, self.queryset.model, self
             result.extend(flt.condition(raw) for raw in self.data.getlist(name) if raw is not None)
         return result
 
