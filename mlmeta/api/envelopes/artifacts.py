@@ -3,6 +3,7 @@
 from django.db.models import CharField, OuterRef, Prefetch, Subquery, UUIDField
 
 from core.api.envelope import Envelope, id_or_none
+from core.rawsql import KeyedQuery
 from mlmeta.api.envelopes.common import TagEnvelope, run_metadata_by_resource, tags_by_resource
 from mlmeta.api.envelopes.nested import PageEnvelope, nested
 from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
@@ -44,19 +45,27 @@ class VisualizationEnvelope(Envelope):
         return {"artifact_version_id": str(visualization.artifact_version_id)}
 
 
+PRODUCERS = KeyedQuery(
+    lambda ids: (
+        StepRunOutput.objects.filter(artifact_version__in=ids)
+        .order_by("created")
+        .values_list(
+            "artifact_version_id",
+            "step_run_id",
+            "step_run__status",
+            "step_run__pipeline_run_id",
+            "step_run__original_step_run_id",
+            "step_run__original_step_run__pipeline_run_id",
+        )
+    )
+)
+
+
 def producers(version_ids) -> dict:
     """{artifact version id: (producing step run id, its pipeline run id)}: the step that made
     it, not the cached steps that reused it."""
-    links = StepRunOutput.objects.filter(artifact_version__in=list(version_ids)).values_list(
-        "artifact_version_id",
-        "step_run_id",
-        "step_run__status",
-        "step_run__pipeline_run_id",
-        "step_run__original_step_run_id",
-        "step_run__original_step_run__pipeline_run_id",
-    )
     found: dict = {}
-    for version_id, step_id, status, run_id, original_id, original_run_id in links.order_by("created"):
+    for version_id, step_id, status, run_id, original_id, original_run_id in PRODUCERS.rows(version_ids):
         if status != ExecutionStatus.CACHED:
             found[version_id] = (step_id, run_id)
         elif original_id:

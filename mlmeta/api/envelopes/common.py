@@ -5,6 +5,7 @@ from collections import defaultdict
 from django.db.models import Count
 
 from core.api.envelope import Envelope, OwnedEnvelope
+from core.rawsql import KeyedQuery
 from mlmeta.models import RunMetadata, TagResource
 from tenants.api.envelopes import nested_user
 
@@ -40,16 +41,39 @@ class TagResourceEnvelope(Envelope):
         }
 
 
+def keyed_by_type(build):
+    """A `KeyedQuery` per resource type: `build(resource_type, ids)` is the queryset."""
+    queries = {}
+
+    def query(resource_type: str) -> KeyedQuery:
+        if resource_type not in queries:
+            queries[resource_type] = KeyedQuery(lambda ids: build(resource_type, ids))
+        return queries[resource_type]
+
+    return query
+
+
+TAG_LINKS = keyed_by_type(
+    lambda resource_type, ids: (
+        TagResource.objects.filter(resource_type=resource_type, resource_id__in=ids)
+        .select_related("tag")
+        .order_by("tag__name")
+    )
+)
+RUN_METADATA = keyed_by_type(
+    lambda resource_type, ids: (
+        RunMetadata.objects.filter(resource_type=resource_type, resource_id__in=ids)
+        .order_by("created")
+        .values_list("resource_id", "key", "value")
+    )
+)
+
+
 def tags_by_resource(resource_type: str, ids) -> dict:
     """{resource id: [Tag, ...]} for the given resources, in one query. Nested tags are not hydrated,
     so their users are not loaded."""
     found = defaultdict(list)
-    links = (
-        TagResource.objects.filter(resource_type=resource_type, resource_id__in=list(ids))
-        .select_related("tag")
-        .order_by("tag__name")
-    )
-    for link in links:
+    for link in TAG_LINKS(str(resource_type)).objects(ids):
         found[link.resource_id].append(link.tag)
     return found
 
@@ -57,15 +81,7 @@ def tags_by_resource(resource_type: str, ids) -> dict:
 def run_metadata_by_resource(resource_type: str, ids) -> dict:
     """{resource id: {key: value}} for the given resources, in one query; later values win."""
     found = defaultdict(dict)
-    ids = list(ids)
-    if not ids:
-        return found
-    rows = (
-        RunMetadata.objects.filter(resource_type=resource_type, resource_id__in=ids)
-        .order_by("created")
-        .values_list("resource_id", "key", "value")
-    )
-    for resource_id, key, value in rows:
+    for resource_id, key, value in RUN_METADATA(str(resource_type)).rows(ids):
         found[resource_id][key] = value
     return found
 

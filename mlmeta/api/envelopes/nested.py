@@ -37,6 +37,18 @@ def load_related(objects, relations: dict) -> None:
             prefetch_related_objects(missing, Prefetch(name, queryset=queryset))
 
 
+def load_keyed(objects, name: str, query) -> None:
+    """Load the rows that `objects` link to through the foreign key `name` with `query` (a
+    `core.rawsql.KeyedQuery` by primary key), as `load_related` does."""
+    field = type(objects[0])._meta.get_field(name) if objects else None
+    missing = [obj for obj in objects if unloaded(obj, name)]
+    if not missing:
+        return
+    found = {row.pk: row for row in query.objects({getattr(obj, field.attname) for obj in missing})}
+    for obj in missing:
+        field.set_cached_value(obj, found.get(getattr(obj, field.attname)))
+
+
 def unloaded(obj, name: str) -> bool:
     """Whether the foreign key `name` of `obj` points at a row that is not loaded yet."""
     descriptor = getattr(type(obj), name)

@@ -7,14 +7,15 @@ costs a fixed number of queries whatever its size.
 
 from collections import defaultdict
 
-from django.db.models import F, Prefetch
+from django.db.models import F
 
 from core.api.envelope import OwnedEnvelope, id_or_none
 from core.api.timestamps import ts
+from core.rawsql import KeyedQuery
 from mlmeta.api.envelopes.artifacts import ArtifactVersionEnvelope
 from mlmeta.api.envelopes.common import run_metadata_by_resource, tags_by_resource
 from mlmeta.api.envelopes.models import ModelVersionEnvelope
-from mlmeta.api.envelopes.nested import PageEnvelope, load_related, nested
+from mlmeta.api.envelopes.nested import PageEnvelope, load_keyed, load_related, nested
 from mlmeta.api.envelopes.pipelines import (
     SNAPSHOT_HEAVY,
     CodeReferenceEnvelope,
@@ -91,14 +92,12 @@ class RunEnvelope(PageEnvelope):
         pipelines and stacks, so each is built once per page instead of once per row of an 18-way
         join (bench/RESULTS.md); the snapshot query brings the pipeline, stack, build and schedule
         that the runs share with their snapshot."""
-        snapshot_heavy = [*SNAPSHOT_HEAVY, "pipeline_configuration", "client_environment"]
-        snapshots = PipelineSnapshot.objects.select_related(*SNAPSHOT_RELATIONS, "code_reference__code_repository")
-        load_related(runs, {"snapshot": snapshots.defer(*SNAPSHOT_HEAVY if self.hydrate else snapshot_heavy)})
+        load_keyed(runs, "snapshot", RUN_SNAPSHOTS[self.hydrate])
         take_from_snapshots(runs)
         load_related(
             runs,
             {
-                "source_snapshot": PipelineSnapshot.objects.select_related("build").defer(*snapshot_heavy),
+                "source_snapshot": PipelineSnapshot.objects.select_related("build").defer(*SNAPSHOT_UNLISTED),
                 "model_version": ModelVersion.objects.select_related("model"),
                 "original_run": None,
                 "parent_run": None,
@@ -195,6 +194,19 @@ METADATA_COLUMNS = (
 
 # A run is made with its snapshot's pipeline, stack, build and schedule.
 SNAPSHOT_RELATIONS = ("pipeline", "stack", "build", "schedule")
+# Snapshot columns a run's envelope shows only when hydrated.
+SNAPSHOT_UNLISTED = (*SNAPSHOT_HEAVY, "pipeline_configuration", "client_environment")
+# The snapshots of a page of runs (by hydration), with the rows the runs share with them.
+RUN_SNAPSHOTS = {
+    hydrate: KeyedQuery(
+        lambda ids, hydrate=hydrate: (
+            PipelineSnapshot.objects.filter(pk__in=ids)
+            .select_related(*SNAPSHOT_RELATIONS, "code_reference__code_repository")
+            .defer(*SNAPSHOT_HEAVY if hydrate else SNAPSHOT_UNLISTED)
+        )
+    )
+    for hydrate in (False, True)
+}
 
 
 def take_from_snapshots(runs) -> None:
@@ -210,10 +222,13 @@ def take_from_snapshots(runs) -> None:
                 field.set_cached_value(run, getattr(run.snapshot, field.name))  # as a prefetch does
 
 
+RUN_LOGS = KeyedQuery(lambda ids: Logs.objects.filter(pipeline_run__in=ids).order_by("created", "id"))
+
+
 def logs_by_run(run_ids) -> dict:
     """{run id: [Logs, ...]} of the given runs, oldest first, in one query."""
     found = defaultdict(list)
-    for logs in Logs.objects.filter(pipeline_run__in=run_ids).order_by("created", "id"):
+    for logs in RUN_LOGS.objects(run_ids):
         found[logs.pipeline_run_id].append(logs)
     return found
 
@@ -234,6 +249,35 @@ def step_configuration(step, snapshot_steps: dict) -> tuple[dict, dict]:
     return config, source.get("spec") or {}
 
 
+def by_step(query, ids) -> dict:
+    """{step id: [row, ...]} of `query` (a KeyedQuery by step run)."""
+    found = defaultdict(list)
+    for row in query.objects(ids):
+        found[row.step_run_id].append(row)
+    return found
+
+
+def _links(model):
+    return KeyedQuery(
+        lambda ids: (
+            model.objects.filter(step_run__in=ids)
+            .select_related("artifact_version__artifact")
+            .order_by("created", "id")
+        )
+    )
+
+
+STEP_INPUTS, STEP_OUTPUTS = _links(StepRunInput), _links(StepRunOutput)
+STEP_LOGS = KeyedQuery(lambda ids: Logs.objects.filter(step_run__in=ids).order_by("created", "id"))
+STEP_PARENTS = KeyedQuery(
+    lambda ids: (
+        StepRun.parents.through.objects.filter(from_steprun__in=ids)
+        .order_by("to_steprun__created", "to_steprun_id")
+        .values_list("from_steprun_id", "to_steprun_id")
+    )
+)
+
+
 class StepEnvelope(PageEnvelope):
     related_paths = ("model_version",)
 
@@ -241,14 +285,18 @@ class StepEnvelope(PageEnvelope):
         """The model version and the artifact versions the steps read and wrote."""
         super().prime(steps)
         if self.visibility is not None:
-            links = (link for step in steps for link in (*step.input_links.all(), *step.output_links.all()))
+            links = (link for step in steps for link in (*self.inputs[step.pk], *self.outputs[step.pk]))
             self.visibility.prime(link.artifact_version for link in links)
 
     def load(self, steps):
-        self.run_metadata, self.snapshot_of, self.snapshot_steps = {}, {}, {}
+        ids = [step.pk for step in steps]
+        self.inputs, self.outputs = by_step(STEP_INPUTS, ids), by_step(STEP_OUTPUTS, ids)
+        self.logs = by_step(STEP_LOGS, ids)
+        self.parents, self.run_metadata, self.snapshot_of, self.snapshot_steps = defaultdict(list), {}, {}, {}
         if not self.hydrate:
             return
-        ids = [step.pk for step in steps]
+        for step_id, parent_id in STEP_PARENTS.rows(ids):
+            self.parents[step_id].append(parent_id)
         self.run_metadata = run_metadata_by_resource(MetadataResourceType.STEP_RUN, ids)
         self.snapshot_of = {s.pipeline_run_id: s.run_snapshot_id for s in steps if hasattr(s, "run_snapshot_id")}
         runs = PipelineRun.objects.filter(pk__in={step.pipeline_run_id for step in steps} - self.snapshot_of.keys())
@@ -287,46 +335,40 @@ class StepEnvelope(PageEnvelope):
             "snapshot_id": id_or_none(snapshot_id),
             "pipeline_run_id": str(step.pipeline_run_id),
             "original_step_run_id": id_or_none(step.original_step_run_id),
-            "parent_step_ids": [str(parent.pk) for parent in step.parents.all()],
+            "parent_step_ids": [str(parent) for parent in self.parents[step.pk]],
             "run_metadata": self.run_metadata.get(step.pk, {}),
         }
 
     def resources(self, step) -> dict:
         return {
             "user": nested_user(step.user),
-            "log_collection": [nested(LogsEnvelope, logs) for logs in step.logs.all()],
+            "log_collection": [nested(LogsEnvelope, logs) for logs in self.logs[step.pk]],
             "model_version": nested(ModelVersionEnvelope, step.model_version, self),
-            "inputs": step_inputs(step, self),
-            "outputs": step_outputs(step, self),
+            "inputs": step_inputs(self.inputs[step.pk], self),
+            "outputs": step_outputs(self.outputs[step.pk], self),
             "resource_request": None,
         }
 
     @classmethod
     def prefetch(cls, queryset, hydrate):
-        links = {"artifact_version__artifact"}
-        queryset = queryset.select_related("user", "model_version__model").prefetch_related(
-            Prefetch("input_links", queryset=StepRunInput.objects.select_related(*links).order_by("created", "id")),
-            Prefetch("output_links", queryset=StepRunOutput.objects.select_related(*links).order_by("created", "id")),
-            Prefetch("logs", queryset=Logs.objects.order_by("created", "id")),
-        )
-        if hydrate:
-            queryset = queryset.prefetch_related(Prefetch("parents", queryset=StepRun.objects.only("id")))
-            queryset = queryset.annotate(run_snapshot_id=F("pipeline_run__snapshot_id"))
-        return queryset
+        """The page of steps; `load` brings their links, logs and parents."""
+        queryset = queryset.select_related("user", "model_version__model")
+        return queryset.annotate(run_snapshot_id=F("pipeline_run__snapshot_id")) if hydrate else queryset
 
 
-def step_inputs(step, within=None) -> dict:
-    """{input name: [artifact version + how it was consumed]} (ZenML's StepRunInputResponse)."""
+def step_inputs(links, within=None) -> dict:
+    """{input name: [artifact version + how it was consumed]} (ZenML's StepRunInputResponse) of a
+    step's input links."""
     inputs = defaultdict(list)
-    for link in step.input_links.all():
+    for link in links:
         item = nested(ArtifactVersionEnvelope, link.artifact_version, within)
         item.update(input_type=link.type, index=len(inputs[link.name]), chunk_index=None, chunk_size=None)
         inputs[link.name].append(item)
     return dict(inputs)
 
 
-def step_outputs(step, within=None) -> dict:
+def step_outputs(links, within=None) -> dict:
     outputs = defaultdict(list)
-    for link in step.output_links.all():
+    for link in links:
         outputs[link.name].append(nested(ArtifactVersionEnvelope, link.artifact_version, within))
     return dict(outputs)
