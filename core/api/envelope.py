@@ -73,6 +73,9 @@ class Envelope:
     resources_always = False
     resources_empty: dict | None = None  # what non-hydrated `resources` is when not always filled
     related_paths: tuple[str, ...] = ()  # related rows rendered nested, checked for the caller
+    # Foreign keys the rows of a page share (a few users, artifacts): page envelopes load each
+    # distinct row once for the page instead of joining it to every row; `prefetch_one` joins them.
+    page_relations: tuple[str, ...] = ()
 
     def __init__(self, request=None, hydrate: bool = False):
         self.request = request
@@ -121,6 +124,13 @@ class Envelope:
     @classmethod
     def prefetch(cls, queryset, hydrate: bool):
         return queryset
+
+    @classmethod
+    def prefetch_one(cls, queryset, hydrate: bool):
+        """`prefetch` for one object (or the few a write made): `page_relations` joined, which costs
+        less than their own queries."""
+        queryset = cls.prefetch(queryset, hydrate)
+        return queryset.select_related(*cls.page_relations) if cls.page_relations else queryset
 
 
 class OwnedEnvelope(Envelope):

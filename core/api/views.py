@@ -104,7 +104,7 @@ class ZenViewSet(viewsets.GenericViewSet):
         return self.envelope_class(request=self.request, hydrate=hydrate)
 
     def render(self, obj, hydrate: bool = True) -> dict:
-        obj = self.envelope_class.prefetch(self.model.objects.filter(pk=obj.pk), hydrate).get()
+        obj = self.envelope_class.prefetch_one(self.model.objects.filter(pk=obj.pk), hydrate).get()
         return self.envelope(hydrate).render(obj)
 
     # --- actions -------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class ZenViewSet(viewsets.GenericViewSet):
 
     def retrieve(self, request, *args, **kwargs):
         hydrate = hydrate_param(request, True)
-        obj = self.get_object(self.envelope_class.prefetch(self.get_queryset(), hydrate))
+        obj = self.get_object(self.envelope_class.prefetch_one(self.get_queryset(), hydrate))
         return Response(self.envelope(hydrate).render(obj))
 
     def create(self, request, *args, **kwargs):

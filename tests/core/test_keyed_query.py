@@ -21,9 +21,11 @@ def world(tenant_a, alice):
 
 def snapshots_query():
     return KeyedQuery(
-        lambda ids: PipelineSnapshot.objects.filter(pk__in=ids)
-        .select_related("pipeline", "build", "code_reference__code_repository")
-        .defer("step_configurations")
+        lambda ids: (
+            PipelineSnapshot.objects.filter(pk__in=ids)
+            .select_related("pipeline", "build", "code_reference__code_repository")
+            .defer("step_configurations")
+        )
     )
 
 

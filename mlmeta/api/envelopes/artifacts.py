@@ -75,6 +75,7 @@ def producers(version_ids) -> dict:
 
 class ArtifactVersionEnvelope(PageEnvelope):
     name_attr = None
+    page_relations = ("user", "artifact")
     related_paths = ("artifact",)
 
     def load(self, versions):
@@ -115,7 +116,6 @@ class ArtifactVersionEnvelope(PageEnvelope):
 
     @classmethod
     def prefetch(cls, queryset, hydrate):
-        queryset = queryset.select_related("artifact", "user")
         if hydrate:
             ordered = ArtifactVisualization.objects.order_by("created", "id")
             queryset = queryset.prefetch_related(Prefetch("visualizations", queryset=ordered))

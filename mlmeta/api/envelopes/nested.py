@@ -1,8 +1,7 @@
 """Entities nested in other entities' `resources`, and envelopes that load page-wide data once."""
 
-from django.db.models import Prefetch, prefetch_related_objects
-
 from core.api.envelope import OwnedEnvelope, denied
+from core.rawsql import KeyedQuery
 from mlmeta.api.envelopes.common import TagEnvelope
 from tenants.api.envelopes import nested_user
 
@@ -27,20 +26,22 @@ def nested(envelope_class, obj, within=None) -> dict | None:
     return data
 
 
-def load_related(objects, relations: dict) -> None:
-    """Load the rows that `objects` link to, one query per foreign key ({name: queryset, or None
-    for the default}), leaving out the objects whose key is empty or whose row is loaded already:
-    Django prepares a query even when every object's key is empty."""
-    for name, queryset in relations.items():
-        missing = [obj for obj in objects if unloaded(obj, name)]
-        if missing:
-            prefetch_related_objects(missing, Prefetch(name, queryset=queryset))
+_BY_PK: dict = {}
 
 
-def load_keyed(objects, name: str, query) -> None:
-    """Load the rows that `objects` link to through the foreign key `name` with `query` (a
-    `core.rawsql.KeyedQuery` by primary key), as `load_related` does."""
+def by_pk(model) -> KeyedQuery:
+    """Rows of `model` by primary key, compiled once."""
+    if model not in _BY_PK:
+        _BY_PK[model] = KeyedQuery(lambda ids: model._default_manager.filter(pk__in=ids))
+    return _BY_PK[model]
+
+
+def load_keyed(objects, name: str, query=None) -> None:
+    """Load the rows that `objects` link to through the foreign key `name`, one query for the
+    page (`query`: a `core.rawsql.KeyedQuery` by primary key; by default all columns), leaving out
+    the objects whose key is empty or whose row is loaded already."""
     field = type(objects[0])._meta.get_field(name) if objects else None
+    query = query or (by_pk(field.related_model) if field else None)
     missing = [obj for obj in objects if unloaded(obj, name)]
     if not missing:
         return
@@ -95,6 +96,8 @@ class PageEnvelope(OwnedEnvelope):
 
     def _load(self, objects) -> None:
         if objects:
+            for name in self.page_relations:
+                load_keyed(objects, name)
             self.load(objects)
         self.loaded.update(obj.pk for obj in objects)
 

@@ -15,7 +15,7 @@ from core.rawsql import KeyedQuery
 from mlmeta.api.envelopes.artifacts import ArtifactVersionEnvelope
 from mlmeta.api.envelopes.common import run_metadata_by_resource, tags_by_resource
 from mlmeta.api.envelopes.models import ModelVersionEnvelope
-from mlmeta.api.envelopes.nested import PageEnvelope, load_keyed, load_related, nested
+from mlmeta.api.envelopes.nested import PageEnvelope, load_keyed, nested
 from mlmeta.api.envelopes.pipelines import (
     SNAPSHOT_HEAVY,
     CodeReferenceEnvelope,
@@ -60,6 +60,7 @@ class LogsEnvelope(OwnedEnvelope):
 
 
 class RunEnvelope(PageEnvelope):
+    page_relations = ("user",)
     related_paths = (
         "snapshot",
         "source_snapshot",
@@ -94,16 +95,10 @@ class RunEnvelope(PageEnvelope):
         that the runs share with their snapshot."""
         load_keyed(runs, "snapshot", RUN_SNAPSHOTS[self.hydrate])
         take_from_snapshots(runs)
-        load_related(
-            runs,
-            {
-                "source_snapshot": PipelineSnapshot.objects.select_related("build").defer(*SNAPSHOT_UNLISTED),
-                "model_version": ModelVersion.objects.select_related("model"),
-                "original_run": None,
-                "parent_run": None,
-                **dict.fromkeys(SNAPSHOT_RELATIONS),
-            },
-        )
+        load_keyed(runs, "source_snapshot", SOURCE_SNAPSHOTS)
+        load_keyed(runs, "model_version", MODEL_VERSIONS)
+        for name in ("original_run", "parent_run", *SNAPSHOT_RELATIONS):
+            load_keyed(runs, name)
 
     def add_step_metadata(self, run_ids):
         """With `include_full_metadata`, step metadata joins the run's as `<step>::<key>`."""
@@ -174,7 +169,7 @@ class RunEnvelope(PageEnvelope):
     @classmethod
     def prefetch(cls, queryset, hydrate):
         """One narrow query for the page of runs; `load_related` brings what they link to."""
-        queryset = queryset.select_related("user").defer(*UNRENDERED_COLUMNS)
+        queryset = queryset.defer(*UNRENDERED_COLUMNS)
         return queryset if hydrate else queryset.defer(*METADATA_COLUMNS)
 
 
@@ -207,6 +202,10 @@ RUN_SNAPSHOTS = {
     )
     for hydrate in (False, True)
 }
+SOURCE_SNAPSHOTS = KeyedQuery(
+    lambda ids: PipelineSnapshot.objects.filter(pk__in=ids).select_related("build").defer(*SNAPSHOT_UNLISTED)
+)
+MODEL_VERSIONS = KeyedQuery(lambda ids: ModelVersion.objects.filter(pk__in=ids).select_related("model"))
 
 
 def take_from_snapshots(runs) -> None:
@@ -279,6 +278,7 @@ STEP_PARENTS = KeyedQuery(
 
 
 class StepEnvelope(PageEnvelope):
+    page_relations = ("user",)
     related_paths = ("model_version",)
 
     def prime(self, steps) -> None:
@@ -352,7 +352,7 @@ class StepEnvelope(PageEnvelope):
     @classmethod
     def prefetch(cls, queryset, hydrate):
         """The page of steps; `load` brings their links, logs and parents."""
-        queryset = queryset.select_related("user", "model_version__model")
+        queryset = queryset.select_related("model_version__model")
         return queryset.annotate(run_snapshot_id=F("pipeline_run__snapshot_id")) if hydrate else queryset
 
 

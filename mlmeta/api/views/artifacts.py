@@ -92,7 +92,7 @@ class ArtifactVersionViewSet(ProjectScopedViewSet):
             validate_body(item, self.create_schema, f"POST {request.path} item {position}")
         versions = self.save_or_conflict(lambda: [self.created(self.create_version(item)) for item in request.data], {})
         envelope = self.envelope(True)
-        queryset = ArtifactVersionEnvelope.prefetch(
+        queryset = ArtifactVersionEnvelope.prefetch_one(
             ArtifactVersion.objects.filter(pk__in=[v.pk for v in versions]), True
         )
         rendered = {row.pk: row for row in queryset}

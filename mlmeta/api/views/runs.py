@@ -152,7 +152,7 @@ class RunViewSet(ProjectScopedViewSet):
     # --- reads -------------------------------------------------------------------------------
     def retrieve(self, request, *args, **kwargs):
         hydrate = hydrate_param(request, True)
-        run = self.get_object(self.envelope_class.prefetch(self.get_queryset(), hydrate))
+        run = self.get_object(self.envelope_class.prefetch_one(self.get_queryset(), hydrate))
         if bool_param(request, "refresh_status", False):
             run.refresh_status()
             return Response(self.render(run, hydrate))  # read again: the refresh may change it

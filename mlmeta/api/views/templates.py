@@ -93,5 +93,5 @@ class RunTemplateViewSet(ProjectScopedViewSet):
             template_id=template.pk,
             request=request,
         )
-        run = RunEnvelope.prefetch(PipelineRun.objects.filter(pk=run.pk), True).get()
+        run = RunEnvelope.prefetch_one(PipelineRun.objects.filter(pk=run.pk), True).get()
         return Response(RunEnvelope(request, True).render(run))
