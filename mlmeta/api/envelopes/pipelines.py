@@ -6,11 +6,12 @@ from django.utils.duration import duration_iso_string
 
 from core.api.envelope import Envelope, OwnedEnvelope, id_or_none
 from core.api.timestamps import ts
+from core.rawsql import KeyedQuery
 from mlmeta.api.envelopes.common import TagEnvelope, run_metadata_by_resource, tags_by_resource
-from mlmeta.api.envelopes.nested import PageEnvelope, nested
+from mlmeta.api.envelopes.nested import PageEnvelope, by_pk, nested
 from mlmeta.api.envelopes.stacks import StackEnvelope
 from mlmeta.choices import MetadataResourceType, TaggableResourceType
-from mlmeta.models import PipelineRun
+from mlmeta.models import Pipeline, PipelineRun
 from tenants.api.envelopes import nested_user
 from tenants.models import User
 
@@ -36,7 +37,7 @@ def latest_run_users(rows) -> dict:
     users = {row.user.pk: row.user for row in rows if row.user_id is not None}
     ids = {row.latest_run_user_id for row in rows if getattr(row, "latest_run_user_id", None)} - users.keys()
     if ids:
-        users.update((user.pk, user) for user in User.objects.filter(pk__in=ids))
+        users.update((user.pk, user) for user in by_pk(User).objects(ids))
     return users
 
 
@@ -45,9 +46,24 @@ def without_packages(environment: dict | None) -> dict:
     return {key: value for key, value in (environment or {}).items() if key != "python_packages"}
 
 
+LATEST_RUNS = KeyedQuery(
+    lambda ids: with_latest_run(Pipeline.objects.filter(pk__in=ids), "pipeline").values_list(
+        "id", "latest_run_id", "latest_run_status", "latest_run_user_id"
+    )
+)
+
+
 class PipelineEnvelope(PageEnvelope):
+    page_relations = ("user",)
+
     def load(self, pipelines):
         self.tags = tags_by_resource(TaggableResourceType.PIPELINE, [p.pk for p in pipelines])
+        unknown = [p for p in pipelines if not hasattr(p, "latest_run_status")]  # not annotated by a filter
+        latest = {pk: rest for pk, *rest in LATEST_RUNS.rows([p.pk for p in unknown])}
+        for pipeline in unknown:
+            pipeline.latest_run_id, pipeline.latest_run_status, pipeline.latest_run_user_id = latest.get(
+                pipeline.pk, (None, None, None)
+            )
         self.users = latest_run_users(pipelines)
 
     def metadata(self, pipeline) -> dict:
@@ -65,7 +81,8 @@ class PipelineEnvelope(PageEnvelope):
 
     @classmethod
     def prefetch(cls, queryset, hydrate):
-        return with_latest_run(queryset.select_related("user"), "pipeline")
+        """The page of pipelines; `load` brings their latest runs."""
+        return queryset
 
 
 class CodeRepositoryEnvelope(OwnedEnvelope):

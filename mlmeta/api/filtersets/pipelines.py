@@ -45,7 +45,12 @@ class PipelineFilterSet(ProjectScopedFilterSet):
         return {"latest_run": "latest_run_id"}
 
     def filter_queryset(self, queryset):
-        return super().filter_queryset(with_latest_run(queryset, "pipeline"))
+        """The latest run is joined only for a filter or sort by it; a page's own latest runs come
+        with its envelope."""
+        wanted = {"latest_run_status", "latest_run_user"} & set(self.data) or "latest_run" in self.data.get(
+            "sort_by", ""
+        )
+        return super().filter_queryset(with_latest_run(queryset, "pipeline") if wanted else queryset)
 
 
 class PipelineBuildFilterSet(ProjectScopedFilterSet):
