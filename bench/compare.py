@@ -1036,6 +1036,8 @@ def bench_target(prepared: Prepared, args) -> tuple[dict, bytes | None, str]:
                     replicator = Replicator(database, server.kind, prepared.seeded)
                 at["replication"] = replicator.grow(scale, say=lambda line: print(f"   {name}:{line}", flush=True))
                 at["sanity"] = sanity(server, world, replicator)
+                if server.kind == "mlmeta":  # as beat would within ten minutes of such growth
+                    refresh_statistics(server)
             print(f"\n== {name}: measuring at {scale} runs (load {load()})", flush=True)
             before = load()
             try:

@@ -121,3 +121,41 @@ def test_postgres_knows_a_project_lies_in_one_tenant(db):
         f"{table}_tenant_project" for table in ("mlmeta_pipelinerun", "mlmeta_steprun", "mlmeta_artifactversion")
     }
     assert all(set(kind) == {"d", "f"} for kind in kinds.values())  # ndistinct, dependencies
+
+
+def count_queries(api, url):
+    with CaptureQueriesContext(connection) as queries:
+        page = api.get(url).json()
+    return page, sum("COUNT(" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_large_table_is_not_counted_when_the_planner_expects_more_than_the_limit(api, monkeypatch):
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 10)
+    monkeypatch.setattr(pagination, "can_estimate", lambda queryset: True)
+    monkeypatch.setattr(pagination, "table_rows", lambda queryset: 1_000_000)
+    monkeypatch.setattr(pagination, "planner_estimate", lambda queryset: 500)
+    page, counted = count_queries(api, "/api/v1/flavors?page=1&size=5")
+    assert (page["total"], page["total_pages"], counted) == (500, 100, 0)
+    assert_walk_is_complete(walk(api, 5), 5)  # the estimate is too high; the walk still ends right
+
+    monkeypatch.setattr(pagination, "planner_estimate", lambda queryset: 8)  # expects few: counted
+    page, counted = count_queries(api, "/api/v1/flavors?page=1&size=5")
+    assert (page["total"], counted) == (11, 1)  # more than the limit after all: at least limit + 1
+
+
+def test_a_small_table_is_counted_without_asking_the_planner(api, monkeypatch):
+    monkeypatch.setattr(pagination, "can_estimate", lambda queryset: True)
+    monkeypatch.setattr(pagination, "table_rows", lambda queryset: 500)
+    monkeypatch.setattr(pagination, "planner_estimate", lambda queryset: pytest.fail("estimated"))
+    page, counted = count_queries(api, "/api/v1/flavors?page=1&size=5")
+    assert (page["total"], counted) == (FLAVORS, 1)
+
+
+@pytest.mark.postgres
+def test_postgres_table_rows_are_what_analyze_measured(tenant, monkeypatch):
+    from mlmeta.models import Flavor
+
+    monkeypatch.setattr(pagination, "_table_rows", {})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE mlmeta_flavor")
+    assert pagination.table_rows(Flavor.objects.all()) == Flavor.objects.count()
