@@ -1,7 +1,8 @@
-"""Hand-written SELECTs for the per-request path (authentication, grants), where compiling an ORM
-query costs more than running it: the SQL is built once per database connection alias from the
-models' metadata, and raw values are turned into Python the way Django's compiler does it (UUIDs
-kept as text on SQLite, JSON, aware datetimes, booleans)."""
+"""SQL built once per process for the per-request path, where compiling an ORM query costs more
+than running it: hand-written SELECTs for authentication and grants (built from the models'
+metadata, values turned into Python the way Django's compiler does it: UUIDs kept as text on
+SQLite, JSON, aware datetimes, booleans), and `KeyedQuery`, an ORM query compiled once and run
+with a list of keys (the related rows of the API's list pages)."""
 
 import json
 import uuid
@@ -71,6 +72,7 @@ class KeyedQuery:
     def __init__(self, build):
         self.build = build
         self._compiled: dict = {}
+        self._db: str | None = None  # the alias the queryset reads from (found once)
 
     def objects(self, keys) -> list:
         compiled, rows = self._run(keys)
@@ -92,9 +94,10 @@ class KeyedQuery:
         keys = list(keys)
         if not keys:
             return None, []
-        queryset = self.build([self.SENTINEL])
-        connection = connections[queryset.db]
-        compiled = self._compiled.get(cache_key(connection)) or self._compile(queryset, connection)
+        if self._db is None:
+            self._db = self.build([self.SENTINEL]).db
+        connection = connections[self._db]
+        compiled = self._compiled.get(cache_key(connection)) or self._compile(self.build([self.SENTINEL]), connection)
         if connection.vendor == "postgresql":
             bound = keys
         else:

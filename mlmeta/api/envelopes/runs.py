@@ -1,8 +1,8 @@
 """Envelopes of pipeline runs, step runs and log records.
 
 Runs and steps carry `resources` even on non-hydrated lists, as the real server does; the
-related rows come from `select_related`/`prefetch_related` and page-wide loaders, so a page
-costs a fixed number of queries whatever its size.
+related rows come from page-wide loaders (`core.rawsql.KeyedQuery`: one query per related table,
+compiled once per process), so a page costs a fixed number of queries whatever its size.
 """
 
 from collections import defaultdict
