@@ -11,7 +11,6 @@ reports `total_pages > index`, and the page that ends the list reports the exact
 
 import json
 import math
-import time
 
 from django.db import connections
 
@@ -56,42 +55,11 @@ def planner_estimate(queryset) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-# {(alias, table): (rows, when read)}: the tables' sizes, read again after TABLE_ROWS_TTL seconds.
-_table_rows: dict = {}
-TABLE_ROWS_TTL = 60
-
-
-def table_rows(queryset) -> int | None:
-    """The number of rows of `queryset`'s table as PostgreSQL last measured it (`pg_class`, kept
-    for a minute per process); None elsewhere or when never measured."""
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    key = (queryset.db, queryset.model._meta.db_table)
-    rows, read = _table_rows.get(key, (None, 0.0))
-    if time.monotonic() - read > TABLE_ROWS_TTL:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [key[1]])
-            found = cursor.fetchone()
-        rows = int(found[0]) if found and found[0] >= 0 else None
-        _table_rows[key] = (rows, time.monotonic())
-    return rows
-
-
 def _total(queryset) -> tuple[int, bool]:
     """(total, exact): exact up to EXACT_COUNT_LIMIT rows, above it the planner's estimate (PostgreSQL;
-    SQLite, the embedded small-store case, always counts).
-
-    In a table of more than EXACT_COUNT_LIMIT rows the planner is asked first: when it expects more
-    than the limit, the rows are not counted at all (a filter matching 13,000 of 100,000 runs by a
-    metadata value spent 60 ms counting to the limit, bench/RESULTS.md)."""
+    SQLite, the embedded small-store case, always counts)."""
     if not can_estimate(queryset):
         return queryset.count(), True
-    rows = table_rows(queryset)
-    if rows is not None and rows > EXACT_COUNT_LIMIT:
-        estimate = planner_estimate(queryset)
-        if estimate > EXACT_COUNT_LIMIT:
-            return estimate, False
     capped = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
     if capped <= EXACT_COUNT_LIMIT:
         return capped, True
