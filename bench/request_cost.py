@@ -202,7 +202,7 @@ def main() -> None:
         digests[name] = digest(name, response.content)
     if args.sql:
         for sql in queries[args.sql]:
-            print(sql[:400], "\n")
+            print(sql if os.environ.get("FULL_SQL") else sql[:400], "\n")
     if args.profile:
         import cProfile
         import pstats

@@ -2,12 +2,15 @@
 than running it: hand-written SELECTs for authentication and grants (built from the models'
 metadata, values turned into Python the way Django's compiler does it: UUIDs kept as text on
 SQLite, JSON, aware datetimes, booleans), and `KeyedQuery`, an ORM query compiled once and run
-with a list of keys (the related rows of the API's list pages)."""
+with a list of keys (the related rows of the API's list pages), and `fetch`, a list page's own
+query with only its WHERE compiled per request."""
 
 import json
 import uuid
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
+from django.db.models import prefetch_related_objects
 from django.db.models.query import ModelIterable, get_related_populators
 
 
@@ -78,14 +81,7 @@ class KeyedQuery:
         compiled, rows = self._run(keys)
         if compiled is None:
             return []
-        model, db, init_list, start, end, populators = compiled["model"]
-        found = []
-        for row in rows:
-            obj = model.from_db(db, init_list, row[start:end])
-            for populator in populators:
-                populator.populate(row, obj)
-            found.append(obj)
-        return found
+        return build_objects(compiled["model"], rows)
 
     def rows(self, keys) -> list:
         return [tuple(row) for row in self._run(keys)[1]]
@@ -125,20 +121,207 @@ class KeyedQuery:
         else:
             keyed = parts[i] + "SELECT value FROM json_each(%s)" + parts[i + 1]  # noqa: S608 (no input)
         sql = "%s".join([*parts[:i], keyed, *parts[i + 2 :]])
-        fields = [s[0] for s in compiler.select[: compiler.col_count]]
         compiled = {
             "sql": sql,
             "before": list(params[:i]),
             "after": list(params[i + 1 :]),
             "compiler": compiler,
-            "converters": compiler.get_converters(fields),
-            "model": None,
+            "converters": converters(compiler),
+            "model": model_builder(queryset, compiler) if issubclass(queryset._iterable_class, ModelIterable) else None,
         }
-        if issubclass(queryset._iterable_class, ModelIterable):
-            klass_info, select = compiler.klass_info, compiler.select
-            start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-            init_list = [f[0].target.attname for f in select[start:end]]
-            populators = get_related_populators(klass_info, select, queryset.db)
-            compiled["model"] = (klass_info["model"], queryset.db, init_list, start, end, populators)
         self._compiled[cache_key(connection)] = compiled
         return compiled
+
+
+def converters(compiler) -> dict:
+    """The converters of a compiled (`as_sql()`) query's columns, as `apply_converters` takes them."""
+    return compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+
+
+def model_builder(queryset, compiler) -> tuple:
+    """What ModelIterable takes from a compiled query to turn its rows into model instances
+    (select_related included)."""
+    klass_info, select = compiler.klass_info, compiler.select
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [f[0].target.attname for f in select[start:end]]
+    populators = get_related_populators(klass_info, select, queryset.db)
+    return klass_info["model"], queryset.db, init_list, start, end, populators
+
+
+def build_objects(builder, rows) -> list:
+    model, db, init_list, start, end, populators = builder
+    found = []
+    for row in rows:
+        obj = model.from_db(db, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        found.append(obj)
+    return found
+
+
+# --- a list page's query --------------------------------------------------------------------
+# Compiled pages by shape: what decides the SQL outside its WHERE and LIMIT (`_shape`). False: a
+# shape whose SQL cannot be split around its WHERE (parameters outside it), always compiled in full.
+# Shapes come from the code (sort fields, joins, select_related), not from values; the bound is a
+# guard all the same.
+_pages: dict = {}
+MAX_SHAPES = 1_000
+
+
+def fetch(queryset) -> list:
+    """`list(queryset)` for a list page (a sliced queryset of model instances). Django compiles
+    the SELECT, FROM, ORDER BY and LIMIT anew for every request, which cost more CPU than running
+    a page; they depend only on the query's shape (model, joins, select_related, ordering), so
+    they are compiled once per shape and process, and only the WHERE, which holds every value (the
+    tenant, the caller's grants, the filters), is compiled per request by Django. A queryset this
+    does not cover (annotations, extra, values(), ...) is run as is."""
+    found = _where(queryset)
+    if found is None:
+        return list(queryset)
+    page, where, params = found
+    if page is None:  # nothing matches
+        return []
+    query, connection = queryset.query, connections[queryset.db]
+    limit = connection.ops.limit_offset_sql(query.low_mark, query.high_mark)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{page['select']} {page['from']} WHERE {where}{page['rest']} {limit}", params)
+        rows = cursor.fetchall()
+    if page["converters"]:
+        rows = page["compiler"].apply_converters(rows, page["converters"])
+    objects = build_objects(page["model"], rows)
+    if queryset._prefetch_related_lookups:
+        prefetch_related_objects(objects, *queryset._prefetch_related_lookups)
+    return objects
+
+
+def count(queryset, limit: int | None = None) -> int:
+    """`queryset.count()`, or the count of its first `limit` rows, with the SQL around the WHERE
+    kept per shape as `fetch` does (a list of more than one page counts its rows on every request)."""
+    query = queryset.query
+    found = None if query.distinct or query.select_related or query.is_sliced else _where(queryset)
+    if found is None:
+        return (queryset[:limit] if limit else queryset).count()
+    page, where, params = found
+    if page is None:
+        return 0
+    rows = f"{page['from']} WHERE {where}"  # Django's SQL, no input in it
+    sql = f"SELECT COUNT(*) {rows}"
+    if limit:
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 {rows} LIMIT {int(limit)}) subquery"  # noqa: S608
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _where(queryset):
+    """(the shape's compiled SQL, this query's WHERE and its parameters); (None, "", []) when the
+    WHERE matches nothing; None when `queryset` must be compiled in full."""
+    key = _shape(queryset)
+    if key is None:
+        return None
+    connection = connections[queryset.db]
+    key = (*key, cache_key(connection))
+    page = _pages.get(key)
+    if page is None:
+        page = _compile_page(queryset, connection)
+        if page is None:  # a WHERE that matches all or nothing: the next of this shape will tell
+            return None
+        if len(_pages) >= MAX_SHAPES:
+            _pages.clear()
+        _pages[key] = page
+    if page is False:
+        return None
+    try:
+        where, params = queryset.query.get_compiler(connection=connection).compile(queryset.query.where)
+    except EmptyResultSet:
+        return None, "", []
+    except FullResultSet:
+        return None
+    return page, where, params
+
+
+def _shape(queryset) -> tuple | None:
+    """Everything of `queryset` that decides its SQL outside the WHERE, or None when it has
+    something this does not follow (then it is compiled in full)."""
+    query = queryset.query
+    plain = (
+        queryset._iterable_class is ModelIterable
+        and not queryset._known_related_objects
+        and queryset._fields is None
+        and query.default_cols
+        and not query.select
+        and not query.values_select
+        and not query.annotations
+        and not query.extra
+        and not query.extra_tables
+        and not query.extra_order_by
+        and query.combinator is None
+        and query.group_by is None
+        and not query.distinct_fields
+        and not query.select_for_update
+        and not query.subquery
+        and all(isinstance(o, str) for o in query.order_by)
+    )
+    if not plain:
+        return None
+    joins = []
+    for alias, table in query.alias_map.items():
+        if getattr(table, "filtered_relation", None) is not None:
+            return None
+        join = (
+            getattr(table, "parent_alias", None),
+            getattr(table, "join_type", None),
+            getattr(table, "join_field", None),
+        )
+        joins.append((alias, table.table_name, query.alias_refcount.get(alias), *join))
+    return (
+        query.model,
+        queryset.db,
+        tuple(joins),
+        _frozen(query.select_related),
+        query.max_depth,
+        (frozenset(query.deferred_loading[0]), query.deferred_loading[1]),
+        tuple(query.order_by),
+        query.default_ordering,
+        query.standard_ordering,
+        query.distinct,
+        query.alias_prefix,
+    )
+
+
+def _frozen(select_related):
+    if isinstance(select_related, dict):
+        return tuple(sorted((name, _frozen(nested)) for name, nested in select_related.items()))
+    return select_related
+
+
+def _compile_page(queryset, connection):
+    """The SQL of `queryset` around its WHERE; False when parameters sit outside it, None when its
+    WHERE matches all or nothing."""
+    compiler = queryset.query.get_compiler(connection=connection)
+    try:
+        sql, params = compiler.as_sql()
+        where, where_params = compiler.compile(compiler.where)
+    except (EmptyResultSet, FullResultSet):
+        return None
+    marker = f" WHERE {where}"
+    if sql.count(marker) != 1 or list(params) != list(where_params):
+        return False
+    select, rest = sql.split(marker)
+    query = queryset.query
+    limit = connection.ops.limit_offset_sql(query.low_mark, query.high_mark)
+    if limit:  # the slice is put back per request
+        if not rest.endswith(f" {limit}"):
+            return False
+        rest = rest[: -len(limit) - 1]
+    select, found, tables = select.partition(" FROM ")  # column names are quoted, no subquery
+    if not found:
+        return False
+    return {
+        "select": select,
+        "from": f"FROM {tables}",
+        "rest": rest,
+        "compiler": compiler,
+        "converters": converters(compiler),
+        "model": model_builder(queryset, compiler),
+    }

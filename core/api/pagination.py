@@ -2,8 +2,9 @@
 
 Totals at scale: an exact `count(*)` grows with the list (about 100 ms for a tenant's 1,000,000
 runs on PostgreSQL, 230 ms with a status filter; bench/RESULTS.md "Totals at scale"), so the total
-is exact only up to `EXACT_COUNT_LIMIT` rows (a count over a LIMITed subquery) and above it the
-planner's row estimate. An estimated page stays valid for the client, which walks pages until
+is exact only up to `EXACT_COUNT_LIMIT` rows (a count over a LIMITed subquery) and above it
+PostgreSQL's row estimate (SQLite, which has none, reports the limit + 1: at least that many, as
+the dashboard's capped count does). An estimated page stays valid for the client, which walks pages until
 `index == total_pages`: the page is fetched with one extra row, so a page with a next page always
 reports `total_pages > index`, and the page that ends the list reports the exact total and
 `total_pages == index`. A page that ends the list needs no count at all.
@@ -16,10 +17,11 @@ from django.db import connections
 
 from core.api.exceptions import ZenError
 from core.api.validation import invalid
+from core.rawsql import count, fetch
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 20
-# Up to this many rows the total is an exact count; above it, PostgreSQL's estimate.
+# Up to this many rows the total is an exact count; above it, an estimate.
 EXACT_COUNT_LIMIT = 10_000
 
 
@@ -56,14 +58,12 @@ def planner_estimate(queryset) -> int:
 
 
 def _total(queryset) -> tuple[int, bool]:
-    """(total, exact): exact up to EXACT_COUNT_LIMIT rows, above it the planner's estimate (PostgreSQL;
-    SQLite, the embedded small-store case, always counts)."""
-    if not can_estimate(queryset):
-        return queryset.count(), True
-    capped = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+    """(total, exact): exact up to EXACT_COUNT_LIMIT rows, above it the planner's estimate on
+    PostgreSQL, at least the limit + 1 in any case."""
+    capped = count(queryset, EXACT_COUNT_LIMIT + 1)
     if capped <= EXACT_COUNT_LIMIT:
         return capped, True
-    estimate = planner_estimate(queryset)
+    estimate = planner_estimate(queryset) if can_estimate(queryset) else 0
     return max(estimate, EXACT_COUNT_LIMIT + 1), False
 
 
@@ -85,13 +85,13 @@ def paginate(queryset, params, counted=None) -> tuple[list, dict]:
     page's end and one more), cheaper to count and complete."""
     page, size = page_params(params)
     offset = (page - 1) * size
-    rows = list(queryset[offset : offset + size + 1])
+    rows = fetch(queryset[offset : offset + size + 1])
     more, rows = len(rows) > size, rows[:size]
     counted = queryset if counted is None else counted
     if not more and (rows or page == 1):  # this page ends the list
         total = offset + len(rows)
     elif not rows:  # past the end
-        total = counted.count()
+        total = count(counted)
         if total:
             raise _past_the_end(page, size, total)
     else:

@@ -66,6 +66,18 @@ def test_estimated_totals_still_walk_every_row_and_end_on_the_last_page(api, est
     assert first["total"] == max(estimate, 11) and first["total_pages"] >= 2
 
 
+def test_without_a_planner_a_long_list_reports_at_least_the_limit(api, monkeypatch):
+    """SQLite has no estimate: above the limit the total is the limit + 1, and pages still walk."""
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 10)
+    monkeypatch.setattr(pagination, "can_estimate", lambda queryset: False)
+    monkeypatch.setattr(pagination, "planner_estimate", lambda queryset: pytest.fail("estimated"))
+    pages = walk(api, 5)
+    assert_walk_is_complete(pages, 5)
+    assert (pages[0]["total"], pages[0]["total_pages"]) == (11, 3)
+    assert (pages[3]["total"], pages[3]["total_pages"]) == (21, 5)  # at least one page after it
+    assert api.get("/api/v1/flavors?page=2&size=50").json()["total"] == FLAVORS  # the end: exact
+
+
 def test_a_page_past_the_real_end_is_a_400_with_the_exact_total(api, estimated):
     estimated(5000)  # promises 1,000 pages of 5
     assert api.get("/api/v1/flavors?page=17&size=5").json()["total"] == FLAVORS  # the real last page
