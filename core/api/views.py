@@ -12,6 +12,7 @@ from core.api.exceptions import EntityExistsError, EntityNotFound, IllegalOperat
 from core.api.filters import ZenFilterSet, _to_bool
 from core.api.pagination import paginate
 from core.api.validation import invalid, validate_body
+from core.rawsql import fetch
 from core.signals import access_denied, changed_values, field_values, resource_changed
 
 
@@ -80,7 +81,7 @@ class ZenViewSet(viewsets.GenericViewSet):
         except ValueError:
             raise invalid(f"{self.label.replace(' ', '_')}_id", "Input should be a valid UUID", raw, "path") from None
         queryset = queryset if queryset is not None else self.get_queryset()
-        obj = queryset.filter(pk=pk).first()
+        obj = next(iter(fetch(queryset.filter(pk=pk)[:1])), None)
         if obj is None:
             self.forbid_if_readable(pk)
             raise EntityNotFound(f"Unable to get {self.label} with ID '{pk}': No {self.label} with this ID found")
