@@ -7,6 +7,7 @@ query with only its WHERE compiled per request."""
 
 import json
 import uuid
+from contextlib import contextmanager
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
@@ -78,18 +79,17 @@ class KeyedQuery:
         self._db: str | None = None  # the alias the queryset reads from (found once)
 
     def objects(self, keys) -> list:
-        compiled, rows = self._run(keys)
-        if compiled is None:
-            return []
-        return build_objects(compiled["model"], rows)
+        return self.send(keys).objects()
 
     def rows(self, keys) -> list:
-        return [tuple(row) for row in self._run(keys)[1]]
+        return self.send(keys).rows()
 
-    def _run(self, keys):
+    def send(self, keys) -> "Sent":
+        """Run the query for `keys` and read its rows later, from the `Sent` returned: inside
+        `together()`, the queries sent reach the database at once."""
         keys = list(keys)
         if not keys:
-            return None, []
+            return Sent(None, None)
         if self._db is None:
             self._db = self.build([self.SENTINEL]).db
         connection = connections[self._db]
@@ -98,14 +98,13 @@ class KeyedQuery:
             bound = keys
         else:
             bound = json.dumps([key.hex if isinstance(key, uuid.UUID) else key for key in keys])
-        params = [*compiled["before"], bound, *compiled["after"]]
-        with connection.cursor() as cursor:
-            cursor.execute(compiled["sql"], params)
-            rows = cursor.fetchall()
-        compiler = compiled["compiler"]
-        if compiled["converters"]:
-            rows = compiler.apply_converters(rows, compiled["converters"])
-        return compiled, rows
+        cursor = connection.cursor()
+        try:
+            cursor.execute(compiled["sql"], [*compiled["before"], bound, *compiled["after"]])
+        except BaseException:
+            cursor.close()
+            raise
+        return Sent(compiled, cursor)
 
     def _compile(self, queryset, connection) -> dict:
         compiler = queryset.query.get_compiler(connection=connection)
@@ -131,6 +130,52 @@ class KeyedQuery:
         }
         self._compiled[cache_key(connection)] = compiled
         return compiled
+
+
+class Sent:
+    """The rows of a `KeyedQuery` sent to the database, read once, on the first `objects()` or
+    `rows()` (inside `together()`, after the block)."""
+
+    def __init__(self, compiled, cursor):
+        self.compiled, self.cursor = compiled, cursor
+        self._rows = None
+
+    def _fetch(self) -> list:
+        if self._rows is None:
+            if self.cursor is None:
+                self._rows = []
+            else:
+                try:
+                    rows = self.cursor.fetchall()
+                finally:
+                    self.cursor.close()
+                if self.compiled["converters"]:
+                    rows = self.compiled["compiler"].apply_converters(rows, self.compiled["converters"])
+                self._rows = list(rows)
+        return self._rows
+
+    def objects(self) -> list:
+        rows = self._fetch()
+        return build_objects(self.compiled["model"], rows) if rows else []
+
+    def rows(self) -> list:
+        return [tuple(row) for row in self._fetch()]
+
+
+@contextmanager
+def together(using: str = "default"):
+    """One round trip for the `KeyedQuery.send()`s inside the block: on PostgreSQL, psycopg's
+    pipeline mode sends them at once and their rows come back together when the block ends (read
+    them after it); elsewhere they run one by one. A page's rows that depend only on the page
+    (its users, tags, latest runs) are loaded this way."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    # The rows come back as the block ends, outside Django's cursor: its exceptions, as Django's.
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def converters(compiler) -> dict:

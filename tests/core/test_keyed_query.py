@@ -1,15 +1,11 @@
 """core.rawsql.KeyedQuery: an ORM query compiled once, run with a list of keys as one parameter,
 must return what the same ORM query returns, on SQLite and on PostgreSQL."""
 
-import json
-
-import orjson
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from core.api.renderers import ZenJSONRenderer
-from core.rawsql import KeyedQuery
+from core.rawsql import KeyedQuery, together
 from mlmeta.models import Logs, PipelineRun, PipelineSnapshot, RunMetadata, StepRun
 from tests.factories import populate
 
@@ -87,12 +83,28 @@ def test_a_query_without_one_key_list_is_refused(world):
         KeyedQuery(lambda ids: Logs.objects.filter(source="step")).objects([world[StepRun].pk])
 
 
-def test_the_renderer_matches_drf_and_falls_back_where_orjson_cannot():
-    renderer = ZenJSONRenderer()
-    data = {"name": "é ✓", "n": 1.5, "list": [1, None, True], 3: "int key"}
-    assert renderer.render(data) == json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    huge = {"value": 10**30}
-    with pytest.raises(orjson.JSONEncodeError):
-        orjson.dumps(huge)
-    assert json.loads(renderer.render(huge)) == huge
-    assert renderer.render(None) == b"null"
+def test_queries_sent_together_return_what_each_returns_alone(world):
+    snapshot, run = world[PipelineSnapshot], world[PipelineRun]
+    metadata = KeyedQuery(
+        lambda ids: RunMetadata.objects.filter(resource_id__in=ids).values_list("resource_id", "key", "value")
+    )
+    with CaptureQueriesContext(connection) as ctx, together():
+        if connection.vendor == "postgresql":  # sent at once: psycopg's pipeline mode
+            assert connection.connection.pgconn.pipeline_status != 0
+        snapshots, values = snapshots_query().send([snapshot.pk]), metadata.send([run.pk])
+        nothing = metadata.send([])
+    assert len(ctx.captured_queries) == 2
+    assert [row.pk for row in snapshots.objects()] == [snapshot.pk]
+    assert values.rows() == metadata.rows([run.pk]) == [(run.pk, f"{world.tenant.slug}-accuracy", 0.93)]
+    assert nothing.rows() == nothing.objects() == []
+
+
+def test_an_error_in_a_query_sent_together_is_raised(world):
+    runs = KeyedQuery(lambda ids: PipelineRun.objects.filter(pk__in=ids))
+    broken = KeyedQuery(lambda ids: PipelineRun.objects.filter(pk__in=ids))
+    compiled = broken._compile(broken.build([KeyedQuery.SENTINEL]), connection)
+    compiled["sql"] = compiled["sql"].replace('"name"', '"no_such_column"')
+    with pytest.raises(DatabaseError, match="no_such_column"), transaction.atomic(), together():
+        runs.send([world[PipelineRun].pk])
+        broken.send([world[PipelineRun].pk])
+    assert [r.pk for r in runs.objects([world[PipelineRun].pk])] == [world[PipelineRun].pk]

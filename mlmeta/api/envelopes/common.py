@@ -72,8 +72,17 @@ RUN_METADATA = keyed_by_type(
 def tags_by_resource(resource_type: str, ids) -> dict:
     """{resource id: [Tag, ...]} for the given resources, in one query. Nested tags are not hydrated,
     so their users are not loaded."""
+    return tags_of(send_tags(resource_type, ids))
+
+
+def send_tags(resource_type: str, ids):
+    """`tags_by_resource` in two steps (`core.rawsql.together()`): send the query, `tags_of` it later."""
+    return TAG_LINKS(str(resource_type)).send(ids)
+
+
+def tags_of(sent) -> dict:
     found = defaultdict(list)
-    for link in TAG_LINKS(str(resource_type)).objects(ids):
+    for link in sent.objects():
         found[link.resource_id].append(link.tag)
     return found
 

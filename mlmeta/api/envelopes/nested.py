@@ -1,7 +1,7 @@
 """Entities nested in other entities' `resources`, and envelopes that load page-wide data once."""
 
 from core.api.envelope import OwnedEnvelope, denied
-from core.rawsql import KeyedQuery
+from core.rawsql import KeyedQuery, together
 from mlmeta.api.envelopes.common import TagEnvelope
 from tenants.api.envelopes import nested_user
 
@@ -40,14 +40,25 @@ def load_keyed(objects, name: str, query=None) -> None:
     """Load the rows that `objects` link to through the foreign key `name`, one query for the
     page (`query`: a `core.rawsql.KeyedQuery` by primary key; by default all columns), leaving out
     the objects whose key is empty or whose row is loaded already."""
+    send_keyed(objects, name, query)()
+
+
+def send_keyed(objects, name: str, query=None):
+    """`load_keyed` in two steps: the query is sent now (inside `core.rawsql.together()`, with
+    others), and the function returned puts the rows on the objects."""
     field = type(objects[0])._meta.get_field(name) if objects else None
-    query = query or (by_pk(field.related_model) if field else None)
     missing = [obj for obj in objects if unloaded(obj, name)]
     if not missing:
-        return
-    found = {row.pk: row for row in query.objects({getattr(obj, field.attname) for obj in missing})}
-    for obj in missing:
-        field.set_cached_value(obj, found.get(getattr(obj, field.attname)))
+        return lambda: None
+    query = query or by_pk(field.related_model)
+    sent = query.send({getattr(obj, field.attname) for obj in missing})
+
+    def put():
+        found = {row.pk: row for row in sent.objects()}
+        for obj in missing:
+            field.set_cached_value(obj, found.get(getattr(obj, field.attname)))
+
+    return put
 
 
 def unloaded(obj, name: str) -> bool:
@@ -96,10 +107,17 @@ class PageEnvelope(OwnedEnvelope):
 
     def _load(self, objects) -> None:
         if objects:
-            for name in self.page_relations:
-                load_keyed(objects, name)
+            with together():  # one round trip for what depends only on the page
+                puts = [send_keyed(objects, name) for name in self.page_relations]
+                self.send(objects)
+            for put in puts:
+                put()
             self.load(objects)
         self.loaded.update(obj.pk for obj in objects)
+
+    def send(self, objects) -> None:
+        """Send the queries `load` reads that depend only on `objects` (`KeyedQuery.send()`),
+        sent with the page's relations in one round trip; `load` reads them."""
 
     def load(self, objects) -> None:
         """Fetch what `body`/`metadata`/`resources` need for `objects` (a page)."""

@@ -7,7 +7,7 @@ from django.utils.duration import duration_iso_string
 from core.api.envelope import Envelope, OwnedEnvelope, id_or_none
 from core.api.timestamps import ts
 from core.rawsql import KeyedQuery
-from mlmeta.api.envelopes.common import TagEnvelope, run_metadata_by_resource, tags_by_resource
+from mlmeta.api.envelopes.common import TagEnvelope, run_metadata_by_resource, send_tags, tags_by_resource, tags_of
 from mlmeta.api.envelopes.nested import PageEnvelope, by_pk, nested
 from mlmeta.api.envelopes.stacks import StackEnvelope
 from mlmeta.choices import MetadataResourceType, TaggableResourceType
@@ -56,11 +56,18 @@ LATEST_RUNS = KeyedQuery(
 class PipelineEnvelope(PageEnvelope):
     page_relations = ("user",)
 
+    def send(self, pipelines):
+        self.unknown = [p for p in pipelines if not hasattr(p, "latest_run_status")]  # not annotated by a filter
+        self.sent = (
+            send_tags(TaggableResourceType.PIPELINE, [p.pk for p in pipelines]),
+            LATEST_RUNS.send([p.pk for p in self.unknown]),
+        )
+
     def load(self, pipelines):
-        self.tags = tags_by_resource(TaggableResourceType.PIPELINE, [p.pk for p in pipelines])
-        unknown = [p for p in pipelines if not hasattr(p, "latest_run_status")]  # not annotated by a filter
-        latest = {pk: rest for pk, *rest in LATEST_RUNS.rows([p.pk for p in unknown])}
-        for pipeline in unknown:
+        tags, latest = self.sent
+        self.tags = tags_of(tags)
+        latest = {pk: rest for pk, *rest in latest.rows()}
+        for pipeline in self.unknown:
             pipeline.latest_run_id, pipeline.latest_run_status, pipeline.latest_run_user_id = latest.get(
                 pipeline.pk, (None, None, None)
             )
