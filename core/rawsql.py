@@ -98,13 +98,7 @@ class KeyedQuery:
             bound = keys
         else:
             bound = json.dumps([key.hex if isinstance(key, uuid.UUID) else key for key in keys])
-        cursor = connection.cursor()
-        try:
-            cursor.execute(compiled["sql"], [*compiled["before"], bound, *compiled["after"]])
-        except BaseException:
-            cursor.close()
-            raise
-        return Sent(compiled, cursor)
+        return execute(connection, compiled, compiled["sql"], [*compiled["before"], bound, *compiled["after"]])
 
     def _compile(self, queryset, connection) -> dict:
         compiler = queryset.query.get_compiler(connection=connection)
@@ -130,6 +124,17 @@ class KeyedQuery:
         }
         self._compiled[cache_key(connection)] = compiled
         return compiled
+
+
+def execute(connection, compiled, sql, params) -> "Sent":
+    """Run `sql`, whose rows `compiled` (`converters`, `model`) reads; the rows are fetched later."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+    except BaseException:
+        cursor.close()
+        raise
+    return Sent(compiled, cursor)
 
 
 class Sent:
@@ -228,12 +233,8 @@ def fetch(queryset) -> list:
         return []
     query, connection = queryset.query, connections[queryset.db]
     limit = connection.ops.limit_offset_sql(query.low_mark, query.high_mark)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{page['select']} {page['from']} WHERE {where}{page['rest']} {limit}", params)
-        rows = cursor.fetchall()
-    if page["converters"]:
-        rows = page["compiler"].apply_converters(rows, page["converters"])
-    objects = build_objects(page["model"], rows)
+    sql = f"{page['select']} {page['from']} WHERE {where}{page['rest']} {limit}"
+    objects = execute(connection, page, sql, params).objects()
     if queryset._prefetch_related_lookups:
         prefetch_related_objects(objects, *queryset._prefetch_related_lookups)
     return objects
