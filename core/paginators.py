@@ -1,6 +1,8 @@
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
+from core.rawsql import count
+
 
 class CappedCountPaginator(Paginator):
     """Counts at most `cap` rows, so a change list over 100k runs never pays for a full COUNT(*).
@@ -18,4 +20,4 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.counted.order_by().values("pk")[: self.cap].count()
+        return count(self.counted.order_by(), self.cap)
