@@ -137,6 +137,16 @@ def has_metadata(resource_type: str, key: str, op: str, operand: str) -> Exists:
     return Exists(rows)
 
 
+def has_metadata_to_count(resource_type: str, key: str, op: str, operand: str, tenant_id) -> Q:
+    """`has_metadata` for the tenant's resources, said the way a count reads it fastest: the ids of
+    every match, from the metadata's index. SQLite then looks each match up by id instead of
+    probing the metadata once per resource (10,001 of 100,000 runs counted in 14 instead of 144 ms);
+    PostgreSQL plans both alike. A page keeps the EXISTS: SQLite walks the sort's index with it
+    (0.2 ms for a page of 20, against 14 ms with the ids)."""
+    rows = metadata_rows(resource_type, key).filter(value_condition(op, operand), tenant_id=tenant_id)
+    return Q(pk__in=rows.values("resource_id"))
+
+
 def number_of(resource_type: str, key: str) -> Subquery:
     rows = metadata_rows(resource_type, key).filter(resource_id=OuterRef("pk"), tenant_id=OuterRef("tenant_id"))
     return Subquery(rows.order_by().values("number")[:1])

@@ -107,6 +107,9 @@ class ZenFilter(django_filters.Filter):
     plain column (e.g. `stack_id` through a relation, `cache_expired` from a timestamp).
     """
 
+    # True where `counting_condition` says the condition another way (ZenFilterSet.counted).
+    counts_differently = False
+
     def __init__(self, field_name=None, kind="str", q=None, choices=None, name_field="name", **kwargs):
         super().__init__(field_name=field_name, **kwargs)
         self.kind = kind
@@ -125,6 +128,10 @@ class ZenFilter(django_filters.Filter):
             return self._condition(operator, value)
         except (ValueError, TypeError, AttributeError) as exc:
             raise invalid(self.field_name_for_errors, str(exc) or "Invalid filter value", raw, "query") from None
+
+    def counting_condition(self, raw: str) -> Q:
+        """The same condition, in the form a count of every match reads fastest."""
+        return self.condition(raw)
 
     @property
     def field_name_for_errors(self) -> str:
@@ -223,6 +230,7 @@ class ZenFilterSet(django_filters.FilterSet):
         self.request = request
         self.form_prefix = prefix
         self.filters = self.base_filters
+        self.counting = False  # while `counted` builds its queryset
 
     def conditions(self) -> list[Q]:
         result = []
@@ -232,7 +240,8 @@ class ZenFilterSet(django_filters.FilterSet):
                 continue
             flt = copy.copy(declared)
             flt.param_name, flt.model, flt.parent = name, self.queryset.model, self
-            result.extend(flt.condition(raw) for raw in self.data.getlist(name) if raw is not None)
+            condition = flt.counting_condition if self.counting else flt.condition
+            result.extend(condition(raw) for raw in self.data.getlist(name) if raw is not None)
         return result
 
     def filter_queryset(self, queryset):
@@ -253,6 +262,18 @@ class ZenFilterSet(django_filters.FilterSet):
         if not hasattr(self, "_qs"):
             self._qs = self.filter_queryset(self.queryset.all())
         return self._qs
+
+    @property
+    def counted(self):
+        """The rows of `qs` in the form cheapest to count: a filter may say its condition another
+        way for a count (MetadataFilter)."""
+        if not any(getattr(self.filters.get(name), "counts_differently", False) for name in self.data):
+            return self.qs
+        self.counting = True
+        try:
+            return self.filter_queryset(self.queryset.all())
+        finally:
+            self.counting = False
 
     def is_valid(self):
         return True

@@ -4,6 +4,8 @@ MLMeta's `sort_by=desc:run_metadata:key` on /api/v1/runs."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mlmeta.models import ArtifactVersion, Model, ModelVersion, Pipeline, PipelineRun, RunMetadata, StepRun
@@ -183,6 +185,35 @@ def test_other_tenants_metadata_never_matches_or_sorts(api, runs, other):
     assert names(api, "score:1") == []
     assert walk(api, "desc:run_metadata:accuracy", size=10)[0][0] == "a"
     assert walk(api, "desc:run_metadata:score", size=10)[0] == list("abcdefg")
+
+
+@pytest.mark.parametrize(
+    ("entries", "operator", "total"),
+    [
+        (["accuracy:gte:0.9"], "and", 3),
+        (["accuracy:notequals:0.9"], "and", 4),
+        (['branch:oneof:["dev", "main"]'], "and", 3),
+        (["accuracy:gte:0.9", "branch:main"], "and", 2),
+        (["accuracy:gt:0.9", "branch:dev"], "or", 2),
+        (["note:isnotnull:", "epochs:10"], "or", 2),
+    ],
+)
+def test_a_total_past_one_page_counts_the_runs_the_pages_show(api, runs, other, entries, operator, total):
+    """The count says the metadata condition another way (has_metadata_to_count, the ids of the
+    matches): the same runs, never one named by another tenant's row."""
+    theirs = Project.objects.get(tenant=other, name="default")
+    RunMetadata.objects.create(
+        project=theirs, resource_type="pipeline_run", resource_id=runs["g"].pk, key="accuracy", value=0.95, type="float"
+    )
+    params = {"run_metadata": entries, "logical_operator": operator}
+    with CaptureQueriesContext(connection) as queries:
+        page = api.get("/api/v1/runs", {**params, "size": 1}).json()
+    counts = [
+        query["sql"] for query in queries.captured_queries if "COUNT(" in query["sql"]
+    ]  # before the next request clears them
+    assert (page["total"], page["total_pages"]) == (total, total)
+    assert len(counts) == 1 and "EXISTS" not in counts[0]
+    assert len(names(api, *entries, logical_operator=operator)) == total
 
 
 def test_filter_steps_artifact_versions_and_model_versions(api, project, runs):

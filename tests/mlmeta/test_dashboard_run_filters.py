@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from mlmeta.choices import ExecutionStatus, MetadataResourceType
 from mlmeta.models import PipelineRun, RunMetadata
+from tenants.models import Project
 from tests.conftest import make_user
 from tests.mlmeta.test_dashboard_runs import make_run, store_root, world  # noqa: F401  (fixtures)
 
@@ -151,3 +152,29 @@ def test_metadata_sort_pages_through_every_run_once(alice_client, world):  # noq
     assert shown == numbered + [f"r{i:02}" for i in range(0, 40, 4)]
     past_the_end = alice_client.get("/runs/?sort=-metadata&sort_key=accuracy&page=9")
     assert [run.name for run in past_the_end.context["runs"]] == shown[25:]
+
+
+def test_a_metadata_condition_counts_the_runs_it_shows(alice_client, world, other):  # noqa: F811
+    """The paginator counts with the condition said another way (has_metadata_to_count): the same
+    runs, never one named by another tenant's row."""
+    for i in range(40):
+        run = make_run(world, f"r{i:02}", created=timezone.now() - timedelta(minutes=60 - i))
+        if i % 4:
+            log_metadata(world, run, accuracy=i / 100)
+    RunMetadata.objects.create(
+        project=Project.objects.get(tenant=other, name="default"),
+        resource_type=MetadataResourceType.PIPELINE_RUN,
+        resource_id=run.pk,  # r39, whose own accuracy is 0.39
+        key="score",
+        value=1.0,
+        type="float",
+    )
+    response = alice_client.get(
+        "/runs/?metadata_key=accuracy&metadata_op=gt&metadata_value=0.1&sort=-metadata&sort_key=accuracy"
+    )
+    expected = [f"r{i:02}" for i in range(39, 10, -1) if i % 4]
+    assert response.context["page"].paginator.count == len(expected) == 22
+    assert [run.name for run in response.context["runs"]] == expected
+    response = alice_client.get("/runs/?metadata_key=accuracy&metadata_op=lte&metadata_value=0.3")
+    assert response.context["page"].paginator.count == 23 and len(response.context["runs"]) == 23
+    assert alice_client.get("/runs/?metadata_key=score&metadata_value=1").context["page"].paginator.count == 0

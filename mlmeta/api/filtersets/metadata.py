@@ -1,7 +1,7 @@
 from core.api.filters import ZenFilter
 from core.api.pagination import page_params
 from core.api.validation import invalid
-from mlmeta.metadata_queries import has_metadata, parse_entry, sort_by_metadata
+from mlmeta.metadata_queries import has_metadata, has_metadata_to_count, parse_entry, sort_by_metadata
 
 SORT_PREFIX = "run_metadata:"
 
@@ -9,18 +9,26 @@ SORT_PREFIX = "run_metadata:"
 class MetadataFilter(ZenFilter):
     """ZenML's `run_metadata=key:value` / `key:op:value` (mlmeta.metadata_queries has the rules)."""
 
+    counts_differently = True
+
     def __init__(self, resource_type: str, **kwargs):
         super().__init__(field_name="run_metadata", **kwargs)
         self.resource_type = resource_type
 
-    def condition(self, raw: str):
+    def condition(self, raw: str, counting: bool = False):
         if "\x00" in raw:
             raise invalid("run_metadata", "Input should not contain NUL characters", raw, "query")
+        tenant = getattr(self.parent.request, "tenant", None) if counting else None
         try:
             key, op, operand = parse_entry(raw)
+            if tenant is not None:
+                return has_metadata_to_count(self.resource_type, key, op, operand, tenant.pk)
             return has_metadata(self.resource_type, key, op, operand)
         except ValueError as exc:
             raise invalid("run_metadata", str(exc), raw, "query") from None
+
+    def counting_condition(self, raw: str):
+        return self.condition(raw, counting=True)
 
 
 class MetadataSortMixin:
