@@ -945,6 +945,19 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def settle(quiet_percent: float = 15, quiet_seconds: int = 3, limit: float = 120) -> float:
+    """Flush dirty pages and wait until the machine's CPU has been under `quiet_percent` for
+    `quiet_seconds` in a row (at most `limit` s): after growing a database by 100,000 runs the
+    kernel's writeback and the database's own background writes otherwise fall into the first
+    figures of the next scale. Returns the seconds waited."""
+    start = time.monotonic()
+    os.sync()
+    quiet = 0
+    while quiet < quiet_seconds and time.monotonic() - start < limit:
+        quiet = quiet + 1 if psutil.cpu_percent(interval=1) < quiet_percent else 0
+    return round(time.monotonic() - start, 1)
+
+
 @dataclass
 class Prepared:
     name: str
@@ -1043,7 +1056,8 @@ def bench_target(prepared: Prepared, args) -> tuple[dict, bytes | None, str]:
                 at["sanity"] = sanity(server, world, replicator)
                 if server.kind == "mlmeta":  # as beat would within ten minutes of such growth
                     refresh_statistics(server)
-            print(f"\n== {name}: measuring at {scale} runs (load {load()})", flush=True)
+            at["settled_s"] = settle()
+            print(f"\n== {name}: measuring at {scale} runs (load {load()}, settled in {at['settled_s']} s)", flush=True)
             before = load()
             try:
                 at.update(measure(server, world, args))
