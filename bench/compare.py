@@ -45,6 +45,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -354,9 +355,14 @@ def start_zenml(name: str, database: str) -> Server:
     return Server(name, "zenml", port, process, log, home, notes, database_)
 
 
-def start_mlmeta(name: str, database: str, query_count: bool = True) -> Server:
+def start_mlmeta(name: str, database: str, query_count: bool = True, existing: str | None = None) -> Server:
+    """MLMeta under gunicorn on a new database, or on `existing` (a database URL: a snapshot)."""
     home = fresh_home(name)
-    if database == "postgres":
+    if existing:
+        database_url = existing
+        where = {"dsn": existing} if database == "postgres" else {"path": Path(existing.removeprefix("sqlite:///"))}
+        database_ = {"dialect": database, **where}
+    elif database == "postgres":
         for command in ("dropdb --if-exists --force", "createdb"):
             subprocess.run([*command.split(), "-h", "127.0.0.1", "-U", "postgres", DATABASES["postgres"]], check=True)
         database_url = f"{POSTGRES}/{DATABASES['postgres']}"
@@ -941,6 +947,60 @@ def measure(server: Server, world: World, args) -> dict:
     return result
 
 
+def snapshot(server: Server) -> str:
+    """A copy of an MLMeta server's database as it is now (before growing it), with fresh planner
+    statistics; returns its URL."""
+    if server.database["dialect"] == "postgres":
+        copy = f"{DATABASES['postgres']}_small"
+        psql = ["-h", "127.0.0.1", "-U", "postgres"]
+        subprocess.run(["dropdb", "--if-exists", "--force", *psql, copy], check=True)
+        subprocess.run(["createdb", *psql, copy], check=True)
+        dump = subprocess.run(["pg_dump", *psql, DATABASES["postgres"]], check=True, capture_output=True).stdout
+        subprocess.run(["psql", "-q", *psql, copy], input=dump, check=True, capture_output=True)
+        subprocess.run(["psql", "-q", *psql, "-c", "VACUUM ANALYZE", copy], check=True, capture_output=True)
+        return f"{POSTGRES}/{copy}"
+    path = WORK / f"{server.name}-small.sqlite3"
+    path.unlink(missing_ok=True)
+    source, target = sqlite3.connect(server.database["path"]), sqlite3.connect(path)
+    with source, target:
+        source.backup(target)
+    source.close()
+    target.close()
+    return f"sqlite:///{path}"
+
+
+def interleaved(small: Server, large: Server, world: World, repeat: int, warmup: int = 3) -> dict:
+    """The scaling figure without the machine's drift: the same MLMeta at both sizes (the large
+    one grown from a copy of the small), each GET of one followed by the same GET of the other,
+    which one goes first alternating. Median ms of each and their ratio (large / small)."""
+    apis = {server.name: Http(server.port, login(server.port)) for server in (small, large)}
+    pages = {server.name: Http(server.port, cookie=dashboard_cookie(server.port)) for server in (small, large)}
+    out = {}
+    try:
+        for name, path in {**list_queries(world, "mlmeta"), **dashboard_pages(world)}.items():
+            clients = pages if name.startswith("dashboard") else apis
+            timings = {small.name: [], large.name: []}
+            for turn in range(warmup + repeat):
+                for server in (small, large) if turn % 2 else (large, small):
+                    start = time.perf_counter()
+                    status, _, payload = clients[server.name].request("GET", path)
+                    elapsed = (time.perf_counter() - start) * 1000
+                    if status != 200:
+                        raise RuntimeError(f"{server.name} GET {path} -> {status}: {payload[:300]!r}")
+                    if turn >= warmup:
+                        timings[server.name].append(elapsed)
+            a, b = summarise(timings[small.name]), summarise(timings[large.name])
+            out[name] = {
+                "small_ms": a["median_ms"],
+                "large_ms": b["median_ms"],
+                "ratio": ratio(a["median_ms"], b["median_ms"]),
+            }
+    finally:
+        for client in (*apis.values(), *pages.values()):
+            client.close()
+    return out
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -1047,10 +1107,13 @@ def bench_target(prepared: Prepared, args) -> tuple[dict, bytes | None, str]:
     body = None
     runs_page = list_queries(world)["runs page 20"]
     replicator = None
+    small = None  # a copy of an MLMeta database at the first scale, for `interleaved`
     try:
         for number, scale in enumerate(args.scales):
             at = result["scales"][str(scale)] = {}
             if number:
+                if server.kind == "mlmeta" and small is None:
+                    small = snapshot(server)
                 print(f"\n== {name}: growing to {scale} runs by SQL (load {load()})", flush=True)
                 if replicator is None:
                     database = Database(**server.database)
@@ -1076,11 +1139,31 @@ def bench_target(prepared: Prepared, args) -> tuple[dict, bytes | None, str]:
                 api = Http(server.port, login(server.port))
                 _, _, body = api.request("GET", runs_page)
                 api.close()
+        if small is not None and "error" not in at:
+            result["interleaved"] = measure_interleaved(prepared, small, args)
     finally:
         if replicator is not None:
             replicator.db.close()
         prepared.stop()
     return result, body, runs_page
+
+
+def measure_interleaved(prepared: Prepared, small_url: str, args) -> dict:
+    """`interleaved` between the grown server and a second one started on the snapshot."""
+    name, server = prepared.name, prepared.server
+    print(f"\n== {name}: at {args.scales[0]} and {args.scales[-1]} runs, interleaved", flush=True)
+    small = start_mlmeta(f"{name}-small", server.database["dialect"], existing=small_url)
+    try:
+        settle()
+        return {
+            "scales": [args.scales[0], args.scales[-1]],
+            "lists": interleaved(small, server, prepared.world, args.repeat),
+        }
+    except (Exception, SystemExit) as exc:
+        print(f"   {name} interleaved FAILED: {exc}", flush=True)
+        return {"error": str(exc)[:2000]}
+    finally:
+        small.stop()
 
 
 def bench_floor(body: bytes, path: str, args) -> dict:
@@ -1208,6 +1291,14 @@ def report(results: dict) -> str:
         for pair, figures in results["scaling"].items():
             lines.append(f"  {pair}:")
             lines += [f"    {label:34} {value}" for label, value in figures.items()]
+    for name, target in results["targets"].items():
+        both = target.get("interleaved", {})
+        if "lists" in both:
+            small, large = (scale_label(s) for s in both["scales"])
+            lines += ["", f"Scaling, interleaved ({name} at {small} and at {large} runs at once, GETs alternating):"]
+            lines.append(f"    {'':34} {'at ' + small:>9} {'at ' + large:>9} {'ratio':>6}")
+            for query, figures in both["lists"].items():
+                lines.append(f"    {query:34} {figures['small_ms']:9} {figures['large_ms']:9} {figures['ratio']:6}")
     return "\n".join(lines)
 
 
