@@ -22,6 +22,9 @@ client makes them (run, two steps, two artifact batches, two step updates, the r
 --scales; for each further scale the server's own database is grown by SQL copies of the seeded runs
 (bench/replicate.py), checked over HTTP (the runs list's total and last page, a copied run and its
 steps) and measured again on the same server process (neither server caches runs or totals).
+MLMeta's scaling is also measured interleaved: before growing, its database is copied; after the
+largest scale a second MLMeta starts on the copy and every list and dashboard GET alternates
+between the two sizes, so that the machine's drift between phases falls on both alike.
 
 Figures: median and p90 latency of the client's exact list queries (from the recorded exchanges
 in tests/fixtures/zenml/traffic-sample.jsonl; the artifact versions query captured from the client
