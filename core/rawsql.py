@@ -240,11 +240,16 @@ def fetch(queryset) -> list:
     return objects
 
 
+def _rows(queryset):
+    """`_where` for a count or an estimate of `queryset`'s rows: None for what they cannot follow."""
+    query = queryset.query
+    return None if query.distinct or query.select_related or query.is_sliced else _where(queryset)
+
+
 def count(queryset, limit: int | None = None) -> int:
     """`queryset.count()`, or the count of its first `limit` rows, with the SQL around the WHERE
     kept per shape as `fetch` does (a list of more than one page counts its rows on every request)."""
-    query = queryset.query
-    found = None if query.distinct or query.select_related or query.is_sliced else _where(queryset)
+    found = _rows(queryset)
     if found is None:
         return (queryset[:limit] if limit else queryset).count()
     page, where, params = found
@@ -257,6 +262,25 @@ def count(queryset, limit: int | None = None) -> int:
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+def estimate(queryset) -> int:
+    """PostgreSQL's estimate of the rows of `queryset` (`EXPLAIN`, nothing run), with the SQL
+    around the WHERE kept per shape as `count` does."""
+    found = _rows(queryset)
+    if found is None:
+        plan = queryset.order_by().explain(format="json")
+    elif found[0] is None:
+        return 0
+    else:
+        page, where, params = found
+        with connections[queryset.db].cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 {page['from']} WHERE {where}", params)
+            plan = cursor.fetchone()[0]
+    if not plan:  # Django explains a query that matches nothing with nothing
+        return 0
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _where(queryset):

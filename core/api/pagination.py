@@ -11,14 +11,13 @@ reports `total_pages > index`, and the page that ends the list reports the exact
 `total_pages == index`. A page that ends the list needs no count at all.
 """
 
-import json
 import math
 
 from django.db import connections
 
 from core.api.exceptions import ZenError
 from core.api.validation import invalid
-from core.rawsql import count, fetch
+from core.rawsql import count, estimate, fetch
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 20
@@ -57,9 +56,7 @@ def can_estimate(queryset) -> bool:
 
 def planner_estimate(queryset) -> int:
     """PostgreSQL's estimate of the rows `queryset` returns (EXPLAIN, nothing executed)."""
-    plan = queryset.order_by().explain(format="json")
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return int(plan[0]["Plan"]["Plan Rows"])
+    return estimate(queryset)
 
 
 def _total(queryset) -> tuple[int, bool]:

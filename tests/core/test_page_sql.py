@@ -2,6 +2,8 @@
 request, must return what Django returns for the same queryset, for every tenant and filter, on
 SQLite and on PostgreSQL."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.db.models import F
@@ -116,3 +118,20 @@ def test_counts_are_django_s(worlds):
         assert count(joined) == joined.count() == 5
     distinct = PipelineRun.objects.filter(steps__tenant=a.tenant).distinct()
     assert count(distinct) == distinct.count()
+
+
+@pytest.mark.postgres
+def test_estimates_are_the_planner_s_for_django_s_query(worlds):
+    a, _ = worlds
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE mlmeta_pipelinerun")
+    for queryset in (
+        PipelineRun.objects.filter(tenant=a.tenant),
+        PipelineRun.objects.filter(tenant=a.tenant, name__contains="extra"),
+        PipelineRun.objects.filter(tenant=a.tenant, snapshot__pipeline__name__endswith="training"),
+        PipelineRun.objects.filter(steps__tenant=a.tenant).distinct(),  # compiled by Django
+    ):
+        plan = queryset.order_by().explain(format="json")
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        assert rawsql.estimate(queryset) == int(plan[0]["Plan"]["Plan Rows"])
+    assert rawsql.estimate(PipelineRun.objects.filter(pk__in=[])) == 0
