@@ -269,15 +269,15 @@ def estimate(queryset) -> int:
     around the WHERE kept per shape as `count` does."""
     found = _rows(queryset)
     if found is None:
-        plan = queryset.order_by().explain(format="json")
+        plan = queryset.order_by().explain(format="json")  # nothing for a query that matches nothing
     elif found[0] is None:
-        return 0
+        plan = None
     else:
         page, where, params = found
         with connections[queryset.db].cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 {page['from']} WHERE {where}", params)
             plan = cursor.fetchone()[0]
-    if not plan:  # Django explains a query that matches nothing with nothing
+    if not plan:
         return 0
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return int(plan[0]["Plan"]["Plan Rows"])

@@ -62,13 +62,13 @@ def planner_estimate(queryset) -> int:
 def _total(queryset) -> tuple[int, bool]:
     """(total, exact): exact up to the limit, above it the planner's estimate on PostgreSQL, at
     least the limit + 1 in any case."""
-    estimates = can_estimate(queryset)
-    limit = EXACT_COUNT_LIMIT if estimates else EXACT_COUNT_LIMIT_WITHOUT_ESTIMATE
+    estimable = can_estimate(queryset)
+    limit = EXACT_COUNT_LIMIT if estimable else EXACT_COUNT_LIMIT_WITHOUT_ESTIMATE
     capped = count(queryset, limit + 1)
     if capped <= limit:
         return capped, True
-    estimate = planner_estimate(queryset) if estimates else 0
-    return max(estimate, limit + 1), False
+    estimated = planner_estimate(queryset) if estimable else 0
+    return max(estimated, limit + 1), False
 
 
 def _past_the_end(page: int, size: int, total: int) -> ZenError:
