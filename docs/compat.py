@@ -183,8 +183,8 @@ QUERY_EXTENSIONS = [
     (
         "page, size (the Page's total and total_pages)",
         "every list",
-        "ZenML counts every matching row for each page. MLMeta counts exactly up to 1,000 rows on PostgreSQL "
-        "(10,000 on SQLite); above that the total is PostgreSQL's planner estimate (on SQLite the limit + 1), never "
+        "ZenML counts every matching row for each page. MLMeta counts exactly up to 1,000 rows; above that the "
+        "total is PostgreSQL's planner estimate (on SQLite, which has none, 1,001: at least that many), never "
         "less than the rows up to the page asked + 1, so the client's `depaginate` still reads every row: a page "
         "with a next page reports `total_pages > index`, and the page that ends the list reports the exact total. A "
         "page that ends the list is not counted at all. A page past the real end is the same 400 as ZenML's, naming "

@@ -138,13 +138,25 @@ def has_metadata(resource_type: str, key: str, op: str, operand: str) -> Exists:
 
 
 def has_metadata_to_count(resource_type: str, key: str, op: str, operand: str, tenant_id) -> Q:
-    """`has_metadata` for the tenant's resources, said the way a count reads it fastest: the ids of
-    every match, from the metadata's index. SQLite then looks each match up by id instead of
-    probing the metadata once per resource (10,001 of 100,000 runs counted in 14 instead of 144 ms);
-    PostgreSQL plans both alike. A page keeps the EXISTS: SQLite walks the sort's index with it
-    (0.2 ms for a page of 20, against 14 ms with the ids)."""
+    """`has_metadata` for the tenant's resources, said the way a count reads it fastest when the
+    condition is one of several joined by OR: the ids of every match, from the metadata's index.
+    SQLite then looks each match up by id instead of probing the metadata once per resource
+    (10,001 of 100,000 runs counted in 14 instead of 144 ms); PostgreSQL plans both alike. Joined
+    by AND, `matches_among` counts faster still."""
     rows = metadata_rows(resource_type, key).filter(value_condition(op, operand), tenant_id=tenant_id)
     return Q(pk__in=rows.values("resource_id"))
+
+
+def matches_among(resources, resource_type: str, key: str, op: str, operand: str, tenant_id):
+    """The metadata rows by which the queryset `resources` meets the condition: one row per
+    resource that does (a resource has one value per key), so counting them counts the resources
+    of `resources.filter(has_metadata(...))`. The count walks the tenant's values in the metadata's
+    index and looks each match up among `resources`, stopping at its limit: 1,001 of 100,000 runs
+    in 1.5 ms on SQLite, where `has_metadata_to_count` first gathers every match (8 ms) and the
+    page's EXISTS probes the metadata run after run (7 ms)."""
+    return metadata_rows(resource_type, key).filter(
+        value_condition(op, operand), Exists(resources.filter(pk=OuterRef("resource_id"))), tenant_id=tenant_id
+    )
 
 
 def number_of(resource_type: str, key: str) -> Subquery:

@@ -13,7 +13,7 @@ from django.db.models import F
 
 from core.api.filters import _parse_list
 from mlmeta.choices import ExecutionStatus, MetadataResourceType, TaggableResourceType
-from mlmeta.metadata_queries import VALUELESS, has_metadata, has_metadata_to_count, sort_by_metadata
+from mlmeta.metadata_queries import VALUELESS, has_metadata, matches_among, sort_by_metadata
 from mlmeta.models import PipelineRun, TagResource
 
 # The duration sorts are exact reverses of each other (unfinished runs, without a duration, come
@@ -129,8 +129,8 @@ class DashboardRunFilterSet(django_filters.FilterSet):
     def __init__(self, *args, window: int | None = None, **kwargs):
         """`window`: the last row the shown page needs (page number x page size), so a sort by a
         metadata key reads that many index entries instead of sorting every run. `counted` is then
-        the list to count (unsorted, every row), as it is with a metadata condition (said the way a
-        count reads it fastest, mlmeta.metadata_queries.has_metadata_to_count)."""
+        the list to count (unsorted, every row), as it is with a metadata condition (the metadata rows
+        that match, the fastest to count, mlmeta.metadata_queries.matches_among)."""
         super().__init__(*args, **kwargs)
         self.window = window
         self.counted = None
@@ -150,7 +150,7 @@ class DashboardRunFilterSet(django_filters.FilterSet):
                 data.get("metadata_value") or "",
             )
             if tenant_id is not None:
-                self.counted = runs.filter(has_metadata_to_count(*condition, tenant_id=tenant_id))
+                self.counted = matches_among(runs, *condition, tenant_id=tenant_id)
             runs = runs.filter(has_metadata(*condition))
         sort = data.get("sort") or "-created"
         if sort in ("metadata", "-metadata"):

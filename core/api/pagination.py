@@ -3,8 +3,8 @@
 Totals at scale: an exact `count(*)` grows with the list (about 100 ms for a tenant's 1,000,000
 runs on PostgreSQL, 230 ms with a status filter; bench/RESULTS.md "Totals at scale"), so the total
 is exact only up to `EXACT_COUNT_LIMIT` rows (a count over a LIMITed subquery) and above it
-PostgreSQL's row estimate. SQLite has no estimate: it counts up to `EXACT_COUNT_LIMIT_WITHOUT_ESTIMATE`
-rows and above that reports the limit + 1 (at least that many, as the dashboard's capped count does).
+PostgreSQL's row estimate. SQLite has no estimate: above the limit it reports the limit + 1 (at least
+that many, as the dashboard's capped count does).
 An estimated page stays valid for the client, which walks pages until
 `index == total_pages`: the page is fetched with one extra row, so a page with a next page always
 reports `total_pages > index`, and the page that ends the list reports the exact total and
@@ -21,12 +21,11 @@ from core.rawsql import count, estimate, fetch
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 20
-# Up to this many rows the total is an exact count; above it, PostgreSQL's estimate. At 100,000
-# runs, counting 1,001 of them costs 0.4 ms (1.6 ms filtered by a metadata value), 10,001 of them
-# 3 ms (30 ms); bench/RESULTS.md "Totals: exact up to 1,000".
+# Up to this many rows the total is an exact count; above it, PostgreSQL's estimate (SQLite's
+# floor). At 100,000 runs on PostgreSQL, counting 1,001 of them costs 0.4 ms (1.6 ms filtered by a
+# metadata value), 10,001 of them 3 ms (30 ms); on SQLite a metadata value's 1,001 matches cost
+# 1.5 ms, 10,001 of them 15 ms by any plan. bench/RESULTS.md "Totals: exact up to 1,000".
 EXACT_COUNT_LIMIT = 1_000
-# Where there is no estimate (SQLite) the total above the limit is only a floor: count further.
-EXACT_COUNT_LIMIT_WITHOUT_ESTIMATE = 10_000
 
 
 def _positive_int(params, name: str, default: int, maximum: int | None = None) -> int:
@@ -62,13 +61,11 @@ def planner_estimate(queryset) -> int:
 def _total(queryset) -> tuple[int, bool]:
     """(total, exact): exact up to the limit, above it the planner's estimate on PostgreSQL, at
     least the limit + 1 in any case."""
-    estimable = can_estimate(queryset)
-    limit = EXACT_COUNT_LIMIT if estimable else EXACT_COUNT_LIMIT_WITHOUT_ESTIMATE
-    capped = count(queryset, limit + 1)
-    if capped <= limit:
+    capped = count(queryset, EXACT_COUNT_LIMIT + 1)
+    if capped <= EXACT_COUNT_LIMIT:
         return capped, True
-    estimated = planner_estimate(queryset) if estimable else 0
-    return max(estimated, limit + 1), False
+    estimated = planner_estimate(queryset) if can_estimate(queryset) else 0
+    return max(estimated, EXACT_COUNT_LIMIT + 1), False
 
 
 def _past_the_end(page: int, size: int, total: int) -> ZenError:

@@ -188,32 +188,38 @@ def test_other_tenants_metadata_never_matches_or_sorts(api, runs, other):
 
 
 @pytest.mark.parametrize(
-    ("entries", "operator", "total"),
+    ("entries", "operator", "total", "more"),
     [
-        (["accuracy:gte:0.9"], "and", 3),
-        (["accuracy:notequals:0.9"], "and", 4),
-        (['branch:oneof:["dev", "main"]'], "and", 3),
-        (["accuracy:gte:0.9", "branch:main"], "and", 2),
-        (["accuracy:gt:0.9", "branch:dev"], "or", 2),
-        (["note:isnotnull:", "epochs:10"], "or", 2),
+        (["accuracy:gte:0.9"], "and", 3, {}),
+        (["accuracy:notequals:0.9"], "and", 4, {}),
+        (['branch:oneof:["dev", "main"]'], "and", 3, {}),
+        (["accuracy:gte:0.9", "branch:main"], "and", 2, {}),
+        (["accuracy:gte:0.9"], "and", 2, {"name": 'oneof:["a", "b", "c", "g"]'}),
+        (["accuracy:gt:0.9", "branch:dev"], "or", 2, {}),
+        (["note:isnotnull:", "epochs:10"], "or", 2, {}),
+        (["accuracy:gt:0.9"], "or", 3, {"name": 'oneof:["b", "g"]'}),
     ],
 )
-def test_a_total_past_one_page_counts_the_runs_the_pages_show(api, runs, other, entries, operator, total):
-    """The count says the metadata condition another way (has_metadata_to_count, the ids of the
-    matches): the same runs, never one named by another tenant's row."""
+def test_a_total_past_one_page_counts_the_runs_the_pages_show(api, runs, other, entries, operator, total, more):
+    """Joined by AND, the count walks the first condition's metadata rows among the runs the rest
+    select (matches_among); by OR, each condition is the ids of its matches (has_metadata_to_count).
+    The same runs either way, never one named by another tenant's row."""
     theirs = Project.objects.get(tenant=other, name="default")
     RunMetadata.objects.create(
         project=theirs, resource_type="pipeline_run", resource_id=runs["g"].pk, key="accuracy", value=0.95, type="float"
     )
-    params = {"run_metadata": entries, "logical_operator": operator}
+    params = {"run_metadata": entries, "logical_operator": operator, **more}
     with CaptureQueriesContext(connection) as queries:
         page = api.get("/api/v1/runs", {**params, "size": 1}).json()
     counts = [
         query["sql"] for query in queries.captured_queries if "COUNT(" in query["sql"]
     ]  # before the next request clears them
     assert (page["total"], page["total_pages"]) == (total, total)
-    assert len(counts) == 1 and "EXISTS" not in counts[0]
-    assert len(names(api, *entries, logical_operator=operator)) == total
+    assert len(counts) == 1
+    counted_from = counts[0].split(" FROM ", 2)[2].split()[0]
+    assert counted_from == ('"mlmeta_runmetadata"' if operator == "and" else '"mlmeta_pipelinerun"')
+    assert operator == "and" or "EXISTS" not in counts[0]
+    assert len(names(api, *entries, logical_operator=operator, **more)) == total
 
 
 def test_filter_steps_artifact_versions_and_model_versions(api, project, runs):

@@ -155,10 +155,11 @@ def test_metadata_sort_pages_through_every_run_once(alice_client, world):  # noq
 
 
 def test_a_metadata_condition_counts_the_runs_it_shows(alice_client, world, other):  # noqa: F811
-    """The paginator counts with the condition said another way (has_metadata_to_count): the same
-    runs, never one named by another tenant's row."""
+    """The paginator counts the matching metadata rows among the runs the other filters select
+    (matches_among): the same runs, never one named by another tenant's row."""
     for i in range(40):
-        run = make_run(world, f"r{i:02}", created=timezone.now() - timedelta(minutes=60 - i))
+        status = ExecutionStatus.FAILED if i % 3 == 0 else ExecutionStatus.COMPLETED
+        run = make_run(world, f"r{i:02}", status=status, created=timezone.now() - timedelta(minutes=60 - i))
         if i % 4:
             log_metadata(world, run, accuracy=i / 100)
     RunMetadata.objects.create(
@@ -178,3 +179,7 @@ def test_a_metadata_condition_counts_the_runs_it_shows(alice_client, world, othe
     response = alice_client.get("/runs/?metadata_key=accuracy&metadata_op=lte&metadata_value=0.3")
     assert response.context["page"].paginator.count == 23 and len(response.context["runs"]) == 23
     assert alice_client.get("/runs/?metadata_key=score&metadata_value=1").context["page"].paginator.count == 0
+    response = alice_client.get("/runs/?status=failed&metadata_key=accuracy&metadata_op=gt&metadata_value=0.1")
+    expected = [f"r{i:02}" for i in range(39, 10, -1) if i % 4 and i % 3 == 0]
+    assert response.context["page"].paginator.count == len(expected) == 7
+    assert names(response) == sorted(expected)

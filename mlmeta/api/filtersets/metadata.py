@@ -1,7 +1,13 @@
 from core.api.filters import ZenFilter
 from core.api.pagination import page_params
 from core.api.validation import invalid
-from mlmeta.metadata_queries import has_metadata, has_metadata_to_count, parse_entry, sort_by_metadata
+from mlmeta.metadata_queries import (
+    has_metadata,
+    has_metadata_to_count,
+    matches_among,
+    parse_entry,
+    sort_by_metadata,
+)
 
 SORT_PREFIX = "run_metadata:"
 
@@ -15,20 +21,33 @@ class MetadataFilter(ZenFilter):
         super().__init__(field_name="run_metadata", **kwargs)
         self.resource_type = resource_type
 
-    def condition(self, raw: str, counting: bool = False):
+    def condition(self, raw: str):
+        return self.built(raw, has_metadata)
+
+    def counting_condition(self, raw: str):
+        tenant_id = self.tenant_id()
+        if tenant_id is None:
+            return self.condition(raw)
+        return self.built(raw, lambda *entry: has_metadata_to_count(*entry, tenant_id=tenant_id))
+
+    def matches_among(self, raw: str, rows):
+        tenant_id = self.tenant_id()
+        if tenant_id is None:
+            return None
+        return self.built(raw, lambda *entry: matches_among(rows, *entry, tenant_id=tenant_id))
+
+    def built(self, raw: str, build):
+        """`build(resource_type, key, op, operand)` of the entry `raw`; a 422 naming what is wrong."""
         if "\x00" in raw:
             raise invalid("run_metadata", "Input should not contain NUL characters", raw, "query")
-        tenant = getattr(self.parent.request, "tenant", None) if counting else None
         try:
-            key, op, operand = parse_entry(raw)
-            if tenant is not None:
-                return has_metadata_to_count(self.resource_type, key, op, operand, tenant.pk)
-            return has_metadata(self.resource_type, key, op, operand)
+            return build(self.resource_type, *parse_entry(raw))
         except ValueError as exc:
             raise invalid("run_metadata", str(exc), raw, "query") from None
 
-    def counting_condition(self, raw: str):
-        return self.condition(raw, counting=True)
+    def tenant_id(self):
+        tenant = getattr(self.parent.request, "tenant", None)
+        return tenant.pk if tenant else None
 
 
 class MetadataSortMixin:
