@@ -81,22 +81,21 @@ def paginate(queryset, params, counted=None) -> tuple[list, dict]:
 
     The page is fetched first, with one extra row: a page that ends the list knows its exact total
     without a count (most lists the client asks for, lookups by name or the steps of a run, fit
-    in one page). `counted` is the same rows as `queryset` without what the page needs (the
+    in one page). `counted` returns the same rows as `queryset` without what the page needs (the
     render's joins and annotations; a sort by a metadata value keeps only the rows up to the
-    page's end and one more), cheaper to count and complete."""
+    page's end and one more), cheaper to count and complete; it is called only to count."""
     page, size = page_params(params)
     offset = (page - 1) * size
     rows = fetch(queryset[offset : offset + size + 1])
     more, rows = len(rows) > size, rows[:size]
-    counted = queryset if counted is None else counted
     if not more and (rows or page == 1):  # this page ends the list
         total = offset + len(rows)
     elif not rows:  # past the end
-        total = count(counted)
+        total = count(counted() if counted else queryset)
         if total:
             raise _past_the_end(page, size, total)
     else:
-        total, exact = _total(counted)
+        total, exact = _total(counted() if counted else queryset)
         if not exact:  # the estimate must promise at least one more page
             total = max(total, offset + size + 1)
     total_pages = max(1, math.ceil(total / size))

@@ -114,7 +114,7 @@ class ZenViewSet(viewsets.GenericViewSet):
         filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
         queryset = filterset.sort(filterset.qs, request.query_params.get("sort_by"))
         rows, page = paginate(
-            self.envelope_class.prefetch(queryset, hydrate), request.query_params, counted=filterset.counted
+            self.envelope_class.prefetch(queryset, hydrate), request.query_params, counted=lambda: filterset.counted
         )
         page["items"] = self.envelope(hydrate).render_many(rows)
         return Response(page)
