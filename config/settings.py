@@ -290,6 +290,18 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_EXPIRE_SECONDS": read.positive_int("MLMETA_OAUTH_REFRESH_TOKEN_SECONDS", 7 * 24 * 3600),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
+    # RFC 9700 (the OAuth 2.0 security best current practice), ahead of django-oauth-toolkit 4.0's
+    # defaults: access and refresh tokens are kept only as their SHA-256 (a database dump or the
+    # admin shows no usable token); no implicit or password grant; PKCE with S256 only; access
+    # tokens in the Authorization header only; `iss` in the authorization response (RFC 9207);
+    # a refresh token presented twice revokes every token refreshed from it.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
 }
 # The control-plane API's OpenAPI schema (/api/control/v1/schema/, committed as docs/control-api.yaml);
 # Swagger UI's assets come from drf-spectacular-sidecar, so the page loads nothing from a CDN.

@@ -8,11 +8,15 @@ from tenants import oauth
 
 # django-oauth-toolkit's provider endpoints and OIDC discovery, without its application-management
 # pages (applications are registered by operators in the admin or with `manage.py createapplication`).
-# The consent page is our subclass (its CSP lets the form redirect to the client).
+# The consent page is our subclass (its CSP lets the form redirect to the client), and so is
+# userinfo (it refuses an access token in the URL).
 oauth_urls = (
-    [path("authorize/", oauth.AuthorizationView.as_view(), name="authorize")]
+    [
+        path("authorize/", oauth.AuthorizationView.as_view(), name="authorize"),
+        path("userinfo/", oauth.UserInfoView.as_view(), name="user-info"),
+    ]
     + [pattern for pattern in dot_urls.base_urlpatterns if pattern.name != "authorize"]
-    + dot_urls.oidc_urlpatterns,
+    + [pattern for pattern in dot_urls.oidc_urlpatterns if pattern.name != "user-info"],
     dot_urls.app_name,
 )
 

@@ -9,6 +9,7 @@ subject to tenants.rbac: a scope only narrows what the user may do, it never wid
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
 from django.urls import reverse
 from oauth2_provider import views as dot_views
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication as DOTAuthentication
@@ -137,6 +138,25 @@ class AuthorizationView(dot_views.AuthorizationView):
         if response.status_code == 200 and redirect_uri:
             response._csp_update = {"form-action": [origin_of(redirect_uri)]}
         return response
+
+
+class UserInfoView(dot_views.UserInfoView):
+    """OpenID Connect's userinfo. An access token in the URL's query is refused (RFC 9700: URLs end
+    up in access logs, browser history and Referer headers), as django-oauth-toolkit's own check
+    (COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT) does on the endpoints it protects but not here."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if "access_token" in request.GET:
+            response = JsonResponse(
+                {
+                    "error": "invalid_request",
+                    "error_description": "Send the access token in the Authorization header, not in the URL.",
+                },
+                status=400,
+            )
+            response["WWW-Authenticate"] = 'Bearer error="invalid_request"'
+            return response
+        return super().dispatch(request, *args, **kwargs)
 
 
 def origin_of(uri: str) -> str:

@@ -1,15 +1,19 @@
 """MLMeta as an OAuth2 / OpenID Connect provider: discovery, client credentials for CI acting as
 a service account, scoped bearer tokens on /api/v1 (read, write, admin) under RBAC."""
 
+import base64
+import hashlib
+import importlib
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from tenants import access
 from tenants.models import User
-from tests.conftest import make_user
+from tests.conftest import PASSWORD, make_user
 
 CLIENT_SECRET = "ci-client-secret-0123456789abcdef"
 
@@ -48,6 +52,10 @@ def client_credentials_token(client, app, scope: str):
 
 def bearer(token: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def checksum(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def test_discovery_and_jwks_publish_the_rsa_key_and_scopes(client, tenant):
@@ -100,7 +108,7 @@ def test_client_credentials_for_a_person_are_refused(client, tenant):
 def test_unknown_and_expired_oauth_tokens_are_401(client, tenant, robot):
     assert client.get("/api/v1/current-user", **bearer("notarealtoken123")).status_code == 401
     token = client_credentials_token(client, application(robot), "read").json()["access_token"]
-    AccessToken.objects.filter(token=token).update(expires=timezone.now() - timedelta(seconds=1))
+    AccessToken.objects.filter(token_checksum=checksum(token)).update(expires=timezone.now() - timedelta(seconds=1))
     expired = client.get("/api/v1/current-user", **bearer(token))
     assert expired.status_code == 401
     assert expired.json()["detail"][0] == "CredentialsNotValid"
@@ -110,9 +118,9 @@ def test_clear_expired_task_deletes_expired_tokens(client, tenant, robot):
     from tenants.tasks import clear_expired_oauth_tokens
 
     token = client_credentials_token(client, application(robot), "read").json()["access_token"]
-    AccessToken.objects.filter(token=token).update(expires=timezone.now() - timedelta(days=30))
+    AccessToken.objects.filter(token_checksum=checksum(token)).update(expires=timezone.now() - timedelta(days=30))
     clear_expired_oauth_tokens()
-    assert not AccessToken.objects.filter(token=token).exists()
+    assert not AccessToken.objects.filter(token_checksum=checksum(token)).exists()
 
 
 def test_consent_page_lets_its_form_redirect_to_the_registered_client_only(client, tenant):
@@ -180,3 +188,158 @@ def test_login_page_of_an_authorization_lets_its_form_redirect_to_the_registered
     assert form_action("/oauth/authorize/?client_id=nobody&redirect_uri=https%3A%2F%2Fevil.example%2Fcb") == ["'self'"]
     assert form_action("/runs/") == ["'self'"]
     assert form_action(None) == ["'self'"]
+
+
+VERIFIER = "v" * 50
+CALLBACK = "https://notebook.example/callback"
+
+
+def authorization_code_tokens(client, tenant) -> tuple[dict, Application]:
+    """The authorization-code flow with PKCE (S256) for a tenant member, as a notebook would run it."""
+    alice = make_user("code-alice", tenant, role="tenant-developer")
+    app = Application.objects.create(
+        name="notebook",
+        user=alice,
+        client_id="notebook-client",
+        client_secret=CLIENT_SECRET,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=CALLBACK,
+        skip_authorization=True,
+        algorithm=Application.RS256_ALGORITHM,
+    )
+    client.force_login(alice)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+    answer = client.get(
+        "/oauth/authorize/",
+        {
+            "response_type": "code",
+            "client_id": app.client_id,
+            "redirect_uri": CALLBACK,
+            "scope": "openid read",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
+    assert answer.status_code == 302, answer.content
+    returned = parse_qs(urlsplit(answer["Location"]).query)
+    assert returned["iss"][0].endswith("/oauth")  # RFC 9207
+    client.logout()
+    tokens = client.post(
+        "/oauth/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": returned["code"][0],
+            "redirect_uri": CALLBACK,
+            "client_id": app.client_id,
+            "client_secret": CLIENT_SECRET,
+            "code_verifier": VERIFIER,
+        },
+    )
+    assert tokens.status_code == 200, tokens.content
+    return tokens.json(), app
+
+
+def refresh(client, app, refresh_token: str):
+    return client.post(
+        "/oauth/token/",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": app.client_id,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+
+
+def test_tokens_are_stored_only_as_their_sha256(client, tenant, robot, admin_client):
+    """A database dump or the admin's token lists show no usable token; the tokens still work."""
+    issued = client_credentials_token(client, application(robot), "read").json()["access_token"]
+    tokens, _ = authorization_code_tokens(client, tenant)
+    raws = (issued, tokens["access_token"], tokens["refresh_token"])
+    stored = list(AccessToken.objects.values()) + list(RefreshToken.objects.values())
+    assert len(stored) == 3
+    assert all(row["token"] == "" for row in stored)
+    assert not any(raw in repr(stored) for raw in raws)
+    assert {row["token_checksum"] for row in stored} == {checksum(raw) for raw in raws}
+    assert client.get("/api/v1/current-user", **bearer(issued)).json()["name"] == "ci-robot"
+    assert client.get("/api/v1/current-user", **bearer(tokens["access_token"])).json()["name"] == "code-alice"
+    for page in ("/admin/oauth2_provider/accesstoken/", "/admin/oauth2_provider/refreshtoken/"):
+        listed = admin_client.get(page)
+        assert listed.status_code == 200
+        assert not any(raw in listed.content.decode() for raw in raws)
+
+
+def test_a_refresh_token_presented_twice_revokes_what_it_was_refreshed_into(client, tenant):
+    tokens, app = authorization_code_tokens(client, tenant)
+    renewed = refresh(client, app, tokens["refresh_token"])
+    assert renewed.status_code == 200, renewed.content
+    renewed = renewed.json()
+    assert client.get("/api/v1/current-user", **bearer(renewed["access_token"])).status_code == 200
+    replayed = refresh(client, app, tokens["refresh_token"])  # a stolen copy, used after the owner
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant"
+    assert client.get("/api/v1/current-user", **bearer(renewed["access_token"])).status_code == 401
+    assert refresh(client, app, renewed["refresh_token"]).status_code == 400
+
+
+def test_password_grant_plain_pkce_and_tokens_in_the_query_are_refused(client, tenant):
+    person = make_user("pw-alice", tenant, role="tenant-developer")
+    app = Application.objects.create(
+        name="legacy",
+        user=person,
+        client_id="legacy-client",
+        client_secret=CLIENT_SECRET,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_PASSWORD,
+    )
+    password = client.post(
+        "/oauth/token/",
+        {
+            "grant_type": "password",
+            "username": "pw-alice",
+            "password": PASSWORD,
+            "client_id": app.client_id,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert password.status_code in (400, 401) and "access_token" not in password.json()
+
+    tokens, notebook = authorization_code_tokens(client, tenant)
+    client.force_login(User.objects.get(username="code-alice"))
+    plain = client.get(
+        "/oauth/authorize/",
+        {
+            "response_type": "code",
+            "client_id": notebook.client_id,
+            "redirect_uri": CALLBACK,
+            "scope": "read",
+            "code_challenge": VERIFIER,
+            "code_challenge_method": "plain",
+        },
+    )
+    assert "code" not in parse_qs(urlsplit(plain.get("Location", "")).query)
+    client.logout()
+    alice = User.objects.get(username="code-alice")
+    assert client.get("/oauth/userinfo/", **bearer(tokens["access_token"])).json()["sub"] == str(alice.pk)
+    in_the_url = client.get("/oauth/userinfo/", {"access_token": tokens["access_token"]})
+    assert in_the_url.status_code == 400 and in_the_url.json()["error"] == "invalid_request"
+    in_the_url = client.get("/api/v1/current-user", {"access_token": tokens["access_token"]})
+    assert in_the_url.status_code == 401
+
+
+def test_tokens_stored_in_plaintext_before_are_redacted_and_keep_working(client, tenant, robot):
+    """tenants 0009 blanks the plaintext of tokens issued before their hashing was on."""
+    from django.apps import apps
+
+    redact = importlib.import_module("tenants.migrations.0009_redact_oauth_tokens").redact
+    old = AccessToken.objects.create(
+        token="issued-before-the-upgrade-0123",
+        application=application(robot),
+        expires=timezone.now() + timedelta(minutes=5),
+        scope="read",
+    )
+    assert AccessToken.objects.get(pk=old.pk).token == "issued-before-the-upgrade-0123"
+    redact(apps, None)
+    assert AccessToken.objects.get(pk=old.pk).token == ""
+    me = client.get("/api/v1/current-user", **bearer("issued-before-the-upgrade-0123"))
+    assert me.status_code == 200 and me.json()["name"] == "ci-robot"
