@@ -228,6 +228,16 @@ def test_filter_steps_artifact_versions_and_model_versions(api, project, runs):
     assert names(api, "loss:lt:0.3", path="/api/v1/steps") == ["evaluate"]
     assert names(api, "loss:gt:0.3", path="/api/v1/steps") == []
     assert names(api, "loss:lt:0.3", path=f"/api/v1/runs/{runs['a'].pk}/steps") == ["evaluate"]
+    for run, loss in (("b", 0.1), ("c", 0.25), ("d", 0.9)):  # two more matches, one more step
+        log(
+            StepRun.objects.create(project=project, pipeline_run=runs[run], name=f"evaluate-{run}"),
+            "step_run",
+            loss=loss,
+        )
+    page = api.get("/api/v1/steps", {"run_metadata": "loss:lt:0.3", "size": 1}).json()
+    assert (page["total"], page["total_pages"], len(page["items"])) == (3, 3, 1)  # counted, not ended
+    page = api.get("/api/v1/steps", {"run_metadata": "loss:lt:0.3", "name": "contains:-", "size": 1}).json()
+    assert page["total"] == 2
 
     model = Model.objects.create(project=project, name="m")
     version = ModelVersion.objects.create(project=project, model=model, name="v1", number=1)
