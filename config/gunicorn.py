@@ -14,6 +14,8 @@ graceful_timeout = 30
 max_requests = 10_000
 max_requests_jitter = 1_000
 accesslog = "-" if os.environ.get("MLMETA_ACCESS_LOG", "1") == "1" else None
+# Its lines never hold a credential from a URL or a header (core/log_redaction.py).
+logger_class = "core.log_redaction.RedactingLogger"
 # gunicorn sets TCP_NODELAY on its listening socket, which accepted connections inherit on
 # Linux, so kept-alive responses are not held back by Nagle's algorithm.
 # The application (Django, every app, and the URLconf with its views) is imported once in the
