@@ -126,6 +126,19 @@ class KeyedQuery:
         return compiled
 
 
+def keyed_queries(build):
+    """A `KeyedQuery` for each value of a parameter (a resource type, a model), made on first use:
+    `build(value, keys)` is the queryset; returns `query(value) -> KeyedQuery`."""
+    queries: dict = {}
+
+    def query(value) -> KeyedQuery:
+        if value not in queries:
+            queries[value] = KeyedQuery(lambda keys: build(value, keys))
+        return queries[value]
+
+    return query
+
+
 def execute(connection, compiled, sql, params) -> "Sent":
     """Run `sql`, whose rows `compiled` (`converters`, `model`) reads; the rows are fetched later."""
     cursor = connection.cursor()

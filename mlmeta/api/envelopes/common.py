@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.db.models import Count
 
 from core.api.envelope import Envelope, OwnedEnvelope
-from core.rawsql import KeyedQuery
+from core.rawsql import keyed_queries
 from mlmeta.models import RunMetadata, TagResource
 from tenants.api.envelopes import nested_user
 
@@ -41,26 +41,14 @@ class TagResourceEnvelope(Envelope):
         }
 
 
-def keyed_by_type(build):
-    """A `KeyedQuery` per resource type: `build(resource_type, ids)` is the queryset."""
-    queries = {}
-
-    def query(resource_type: str) -> KeyedQuery:
-        if resource_type not in queries:
-            queries[resource_type] = KeyedQuery(lambda ids: build(resource_type, ids))
-        return queries[resource_type]
-
-    return query
-
-
-TAG_LINKS = keyed_by_type(
+TAG_LINKS = keyed_queries(
     lambda resource_type, ids: (
         TagResource.objects.filter(resource_type=resource_type, resource_id__in=ids)
         .select_related("tag")
         .order_by("tag__name")
     )
 )
-RUN_METADATA = keyed_by_type(
+RUN_METADATA = keyed_queries(
     lambda resource_type, ids: (
         RunMetadata.objects.filter(resource_type=resource_type, resource_id__in=ids)
         .order_by("created")

@@ -1,7 +1,7 @@
 """Entities nested in other entities' `resources`, and envelopes that load page-wide data once."""
 
 from core.api.envelope import OwnedEnvelope, denied
-from core.rawsql import KeyedQuery, together
+from core.rawsql import keyed_queries, together
 from mlmeta.api.envelopes.common import TagEnvelope
 from tenants.api.envelopes import nested_user
 
@@ -26,14 +26,8 @@ def nested(envelope_class, obj, within=None) -> dict | None:
     return data
 
 
-_BY_PK: dict = {}
-
-
-def by_pk(model) -> KeyedQuery:
-    """Rows of `model` by primary key, compiled once."""
-    if model not in _BY_PK:
-        _BY_PK[model] = KeyedQuery(lambda ids: model._default_manager.filter(pk__in=ids))
-    return _BY_PK[model]
+# Rows of a model by primary key: `by_pk(model)` is the model's KeyedQuery, compiled once.
+by_pk = keyed_queries(lambda model, ids: model._default_manager.filter(pk__in=ids))
 
 
 def load_keyed(objects, name: str, query=None) -> None:
