@@ -27,14 +27,27 @@ def robot(tenant):
     return account
 
 
-def application(user, name="ci") -> Application:
+def application(user, name="ci", grant=Application.GRANT_CLIENT_CREDENTIALS, **extra) -> Application:
     return Application.objects.create(
         name=name,
         user=user,
         client_id=f"{name}-client",
         client_secret=CLIENT_SECRET,
         client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        authorization_grant_type=grant,
+        **extra,
+    )
+
+
+def code_application(user, name: str, redirect_uris: str, **extra) -> Application:
+    """A client of the authorization-code flow, signing ID tokens with RS256."""
+    return application(
+        user,
+        name,
+        Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=redirect_uris,
+        algorithm=Application.RS256_ALGORITHM,
+        **extra,
     )
 
 
@@ -127,16 +140,7 @@ def test_consent_page_lets_its_form_redirect_to_the_registered_client_only(clien
     """The consent form answers with a redirect to the client, which browsers check against the
     page's CSP form-action: the registered redirect URI's origin is allowed, nothing else."""
     alice = make_user("consent-alice", tenant, role="tenant-developer")
-    app = Application.objects.create(
-        name="notebook",
-        user=alice,
-        client_id="notebook-client",
-        client_secret=CLIENT_SECRET,
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="https://notebook.example:8443/callback",
-        algorithm=Application.RS256_ALGORITHM,
-    )
+    app = code_application(alice, "notebook", "https://notebook.example:8443/callback")
     client.force_login(alice)
     query = {
         "response_type": "code",
@@ -160,17 +164,7 @@ def test_login_page_of_an_authorization_lets_its_form_redirect_to_the_registered
     endpoint straight to the client, so the login page's CSP form-action allows that registered
     origin; a foreign redirect URI, an unknown client or a plain login page add nothing."""
     alice = make_user("login-alice", tenant, role="tenant-developer")
-    app = Application.objects.create(
-        name="sso-client",
-        user=alice,
-        client_id="sso-client",
-        client_secret=CLIENT_SECRET,
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="https://sp.example:8443/sso/acme/callback",
-        algorithm=Application.RS256_ALGORITHM,
-        skip_authorization=True,
-    )
+    app = code_application(alice, "sso", "https://sp.example:8443/sso/acme/callback", skip_authorization=True)
 
     def form_action(next_url: str | None) -> list[str]:
         page = client.get("/login", {"next": next_url} if next_url else {})
@@ -197,17 +191,7 @@ CALLBACK = "https://notebook.example/callback"
 def authorization_code_tokens(client, tenant) -> tuple[dict, Application]:
     """The authorization-code flow with PKCE (S256) for a tenant member, as a notebook would run it."""
     alice = make_user("code-alice", tenant, role="tenant-developer")
-    app = Application.objects.create(
-        name="notebook",
-        user=alice,
-        client_id="notebook-client",
-        client_secret=CLIENT_SECRET,
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris=CALLBACK,
-        skip_authorization=True,
-        algorithm=Application.RS256_ALGORITHM,
-    )
+    app = code_application(alice, "notebook", CALLBACK, skip_authorization=True)
     client.force_login(alice)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
     answer = client.get(
@@ -284,14 +268,7 @@ def test_a_refresh_token_presented_twice_revokes_what_it_was_refreshed_into(clie
 
 def test_password_grant_plain_pkce_and_tokens_in_the_query_are_refused(client, tenant):
     person = make_user("pw-alice", tenant, role="tenant-developer")
-    app = Application.objects.create(
-        name="legacy",
-        user=person,
-        client_id="legacy-client",
-        client_secret=CLIENT_SECRET,
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_PASSWORD,
-    )
+    app = application(person, "legacy", Application.GRANT_PASSWORD)
     password = client.post(
         "/oauth/token/",
         {
