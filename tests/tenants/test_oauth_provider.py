@@ -51,16 +51,16 @@ def code_application(user, name: str, redirect_uris: str, **extra) -> Applicatio
     )
 
 
-def client_credentials_token(client, app, scope: str):
+def token_request(client, app, grant_type: str, **fields):
+    """POST /oauth/token/ as the confidential client `app`."""
     return client.post(
         "/oauth/token/",
-        {
-            "grant_type": "client_credentials",
-            "scope": scope,
-            "client_id": app.client_id,
-            "client_secret": CLIENT_SECRET,
-        },
+        {"grant_type": grant_type, "client_id": app.client_id, "client_secret": CLIENT_SECRET, **fields},
     )
+
+
+def client_credentials_token(client, app, scope: str):
+    return token_request(client, app, "client_credentials", scope=scope)
 
 
 def bearer(token: str) -> dict:
@@ -209,31 +209,15 @@ def authorization_code_tokens(client, tenant) -> tuple[dict, Application]:
     returned = parse_qs(urlsplit(answer["Location"]).query)
     assert returned["iss"][0].endswith("/oauth")  # RFC 9207
     client.logout()
-    tokens = client.post(
-        "/oauth/token/",
-        {
-            "grant_type": "authorization_code",
-            "code": returned["code"][0],
-            "redirect_uri": CALLBACK,
-            "client_id": app.client_id,
-            "client_secret": CLIENT_SECRET,
-            "code_verifier": VERIFIER,
-        },
+    tokens = token_request(
+        client, app, "authorization_code", code=returned["code"][0], redirect_uri=CALLBACK, code_verifier=VERIFIER
     )
     assert tokens.status_code == 200, tokens.content
     return tokens.json(), app
 
 
 def refresh(client, app, refresh_token: str):
-    return client.post(
-        "/oauth/token/",
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": app.client_id,
-            "client_secret": CLIENT_SECRET,
-        },
-    )
+    return token_request(client, app, "refresh_token", refresh_token=refresh_token)
 
 
 def test_tokens_are_stored_only_as_their_sha256(client, tenant, robot, admin_client):
@@ -269,16 +253,7 @@ def test_a_refresh_token_presented_twice_revokes_what_it_was_refreshed_into(clie
 def test_password_grant_plain_pkce_and_tokens_in_the_query_are_refused(client, tenant):
     person = make_user("pw-alice", tenant, role="tenant-developer")
     app = application(person, "legacy", Application.GRANT_PASSWORD)
-    password = client.post(
-        "/oauth/token/",
-        {
-            "grant_type": "password",
-            "username": "pw-alice",
-            "password": PASSWORD,
-            "client_id": app.client_id,
-            "client_secret": CLIENT_SECRET,
-        },
-    )
+    password = token_request(client, app, "password", username="pw-alice", password=PASSWORD)
     assert password.status_code in (400, 401) and "access_token" not in password.json()
 
     tokens, notebook = authorization_code_tokens(client, tenant)
