@@ -17,7 +17,8 @@ from django.db import connections
 
 from core.api.exceptions import ZenError
 from core.api.validation import invalid
-from core.rawsql import count, estimate, fetch
+from core.rawsql import count, fetch
+from core.rawsql import estimate as planner_estimate  # PostgreSQL's EXPLAIN, nothing executed
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 20
@@ -51,11 +52,6 @@ def page_params(params) -> tuple[int, int]:
 
 def can_estimate(queryset) -> bool:
     return connections[queryset.db].vendor == "postgresql"
-
-
-def planner_estimate(queryset) -> int:
-    """PostgreSQL's estimate of the rows `queryset` returns (EXPLAIN, nothing executed)."""
-    return estimate(queryset)
 
 
 def _total(queryset) -> tuple[int, bool]:

@@ -46,8 +46,7 @@ class MetadataFilter(ZenFilter):
             raise invalid("run_metadata", str(exc), raw, "query") from None
 
     def tenant_id(self):
-        tenant = getattr(self.parent.request, "tenant", None)
-        return tenant.pk if tenant else None
+        return tenant_id_of(self.parent.request)
 
 
 class MetadataSortMixin:
@@ -65,12 +64,17 @@ class MetadataSortMixin:
         if not key:
             raise invalid("sort_by", "Name the metadata key to sort by: run_metadata:<key>", sort_by, "query")
         page, size = page_params(self.data)
-        tenant = getattr(self.request, "tenant", None)
         return sort_by_metadata(
             queryset,
             self.metadata_resource_type,
             key,
             descending=direction == "desc",
             window=page * size + 1,
-            tenant_id=tenant.pk if tenant else None,
+            tenant_id=tenant_id_of(self.request),
         )
+
+
+def tenant_id_of(request):
+    """The id of the tenant the request is in (tenants.middleware), None outside one."""
+    tenant = getattr(request, "tenant", None)
+    return tenant.pk if tenant else None
